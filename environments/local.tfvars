@@ -1,0 +1,33 @@
+# The local stack (`make local`): applied into the embedded emulator by
+# scripts/local_stack/terraform.py, never into an AWS account.
+environment = "local"
+region      = "us-east-1"
+owner       = "local-developer"
+
+enable_test_job_types = true
+log_level             = "DEBUG"
+service_version       = "local"
+
+# Small timeouts keep redelivery snappy (visibility >= 6 x worker timeout still holds).
+api_timeout_seconds              = 10
+authorizer_timeout_seconds       = 5
+worker_timeout_seconds           = 10
+queue_visibility_timeout_seconds = 60
+max_receive_count                = 3
+worker_batch_size                = 10
+pipe_batch_size                  = 10
+
+# No caching, so a revoked key is refused at once.
+authorizer_result_ttl_seconds = 0
+
+# The emulator never reports a redrive allow policy as converged (the provider would
+# wait 20 minutes): the one AWS-only setting turned off here.
+create_redrive_allow_policy = false
+
+# moto does not store a function's LoggingConfig: JSON would show as a change on every
+# plan. The handlers log structured JSON themselves either way.
+lambda_log_format = "Text"
+
+deletion_protection      = false
+log_retention_days       = 1
+kms_deletion_window_days = 7

@@ -1,0 +1,148 @@
+"""Environment variables: one constant per name, and per-function settings.
+
+The names below are the contract with Terraform (`local.functions[*].environment` in the
+root `main.tf`); `tests/contract` compares `*_ENV_VARS` with what Terraform sets.
+Settings are parsed and validated once per cold start (`from_env`), and a missing or
+invalid variable raises `ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+JOBS_TABLE_NAME = "JOBS_TABLE_NAME"
+SESSIONS_TABLE_NAME = "SESSIONS_TABLE_NAME"
+API_KEYS_TABLE_NAME = "API_KEYS_TABLE_NAME"
+ENABLE_TEST_JOB_TYPES = "ENABLE_TEST_JOB_TYPES"
+MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+JOB_RETENTION_DAYS = "JOB_RETENTION_DAYS"
+SESSION_DEFAULT_TTL_SECONDS = "SESSION_DEFAULT_TTL_SECONDS"
+SERVICE_VERSION = "SERVICE_VERSION"
+LOG_LEVEL = "LOG_LEVEL"
+
+API_ENV_VARS: tuple[str, ...] = (
+    JOBS_TABLE_NAME,
+    SESSIONS_TABLE_NAME,
+    ENABLE_TEST_JOB_TYPES,
+    JOB_RETENTION_DAYS,
+    SESSION_DEFAULT_TTL_SECONDS,
+    SERVICE_VERSION,
+    LOG_LEVEL,
+)
+AUTHORIZER_ENV_VARS: tuple[str, ...] = (API_KEYS_TABLE_NAME, LOG_LEVEL)
+WORKER_ENV_VARS: tuple[str, ...] = (
+    JOBS_TABLE_NAME,
+    ENABLE_TEST_JOB_TYPES,
+    MAX_RECEIVE_COUNT,
+    LOG_LEVEL,
+)
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SESSION_TTL_MIN_SECONDS = 60
+SESSION_TTL_MAX_SECONDS = 604_800
+DEFAULT_LOG_LEVEL = "INFO"
+
+
+class ConfigError(ValueError):
+    """An environment variable is missing or invalid; the message names it."""
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required but is not set")
+    return value
+
+
+def _int(environ: Mapping[str, str], name: str, minimum: int, maximum: int) -> int:
+    raw = _required(environ, name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"environment variable {name}={raw!r} is invalid: expected an integer"
+        ) from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(
+            f"environment variable {name}={value} is invalid: "
+            f"expected an integer between {minimum} and {maximum}"
+        )
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise ConfigError(f"environment variable {name}={raw!r} is invalid: expected true or false")
+
+
+def _log_level(environ: Mapping[str, str]) -> str:
+    raw = environ.get(LOG_LEVEL, "").strip().upper() or DEFAULT_LOG_LEVEL
+    if raw not in LOG_LEVELS:
+        raise ConfigError(
+            f"environment variable {LOG_LEVEL}={raw!r} is invalid: "
+            f"expected one of {', '.join(LOG_LEVELS)}"
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    jobs_table_name: str
+    sessions_table_name: str
+    enable_test_job_types: bool
+    job_retention_days: int
+    session_default_ttl_seconds: int
+    service_version: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ApiSettings:
+        return cls(
+            jobs_table_name=_required(environ, JOBS_TABLE_NAME),
+            sessions_table_name=_required(environ, SESSIONS_TABLE_NAME),
+            enable_test_job_types=_bool(environ, ENABLE_TEST_JOB_TYPES, default=False),
+            job_retention_days=_int(environ, JOB_RETENTION_DAYS, 1, 3650),
+            session_default_ttl_seconds=_int(
+                environ,
+                SESSION_DEFAULT_TTL_SECONDS,
+                SESSION_TTL_MIN_SECONDS,
+                SESSION_TTL_MAX_SECONDS,
+            ),
+            service_version=_required(environ, SERVICE_VERSION),
+            log_level=_log_level(environ),
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerSettings:
+    api_keys_table_name: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AuthorizerSettings:
+        return cls(
+            api_keys_table_name=_required(environ, API_KEYS_TABLE_NAME),
+            log_level=_log_level(environ),
+        )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    jobs_table_name: str
+    enable_test_job_types: bool
+    max_receive_count: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> WorkerSettings:
+        return cls(
+            jobs_table_name=_required(environ, JOBS_TABLE_NAME),
+            enable_test_job_types=_bool(environ, ENABLE_TEST_JOB_TYPES, default=False),
+            max_receive_count=_int(environ, MAX_RECEIVE_COUNT, 1, 1000),
+            log_level=_log_level(environ),
+        )

@@ -1,0 +1,249 @@
+"""The api function: HTTP API (payload 2.0) routes -> domain -> JSON responses.
+
+`ROUTES` uses the route keys Terraform declares (`local.routes`, docs/architecture.md);
+the handler dispatches on `event["routeKey"]`. Errors are RFC 9457 problems.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+
+from jobs_platform import job_types, log
+from jobs_platform.config import ApiSettings
+from jobs_platform.errors import (
+    DomainError,
+    MethodNotAllowed,
+    RouteNotFound,
+    Unauthenticated,
+    ValidationFailed,
+    internal_problem,
+    problem_for,
+)
+from jobs_platform.http import Request, decode_event, problem_response, response
+from jobs_platform.jobs import JobStore, parse_limit, parse_status
+from jobs_platform.sessions import SessionStore
+
+# Created once per cold start (during init, outside the billed/latency-critical path).
+_dynamodb = boto3.client("dynamodb")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: ApiSettings
+    jobs: JobStore
+    sessions: SessionStore
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    daily_job_quota: int
+
+
+@cache
+def runtime() -> Runtime:
+    """Settings and stores, built on the first invocation of this execution environment."""
+    settings = ApiSettings.from_env(os.environ)
+    log.setup("api", settings.log_level)
+    return Runtime(
+        settings=settings,
+        jobs=JobStore(
+            _dynamodb, settings.jobs_table_name, retention_days=settings.job_retention_days
+        ),
+        sessions=SessionStore(
+            _dynamodb,
+            settings.sessions_table_name,
+            default_ttl_seconds=settings.session_default_ttl_seconds,
+        ),
+    )
+
+
+def _tenant(request: Request) -> Tenant:
+    tenant_id = request.authorizer.get("tenant_id")
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise Unauthenticated("No tenant in the request's authorizer context.")
+    try:
+        quota = int(request.authorizer.get("daily_job_quota", 0))
+    except (TypeError, ValueError):
+        quota = 0
+    return Tenant(tenant_id=tenant_id, daily_job_quota=quota)
+
+
+def _job_location(job_id: str) -> str:
+    return f"/v1/jobs/{job_id}"
+
+
+# -- routes ------------------------------------------------------------------------------
+
+
+def health(request: Request, rt: Runtime) -> dict[str, Any]:
+    body = {"status": "ok", "version": rt.settings.service_version}
+    return response(200, body, request_id=request.request_id)
+
+
+def submit_job(request: Request, rt: Runtime) -> dict[str, Any]:
+    from jobs_platform.models import JobRequest  # noqa: PLC0415 - pydantic only on this path
+
+    tenant = _tenant(request)
+    body = request.model(JobRequest)
+    errors = job_types.validation_errors(
+        body.type, body.payload, enable_test_types=rt.settings.enable_test_job_types
+    )
+    if errors:
+        raise ValidationFailed("The job request is not valid.", errors=errors)
+    result = rt.jobs.submit(
+        tenant_id=tenant.tenant_id,
+        job_type=body.type,
+        payload=body.payload,
+        daily_quota=tenant.daily_job_quota,
+        idempotency_key=request.header("idempotency-key"),
+    )
+    log.bind(job_id=result.job.job_id)
+    headers = {"location": _job_location(result.job.job_id)}
+    if result.replayed:
+        headers["idempotent-replayed"] = "true"
+        log.info("job submission replayed", job_type=result.job.type)
+        return response(200, result.job.to_public(), request_id=request.request_id, headers=headers)
+    log.info("job submitted", job_type=result.job.type)
+    return response(202, result.job.to_public(), request_id=request.request_id, headers=headers)
+
+
+def list_jobs(request: Request, rt: Runtime) -> dict[str, Any]:
+    tenant = _tenant(request)
+    page = rt.jobs.list_jobs(
+        tenant.tenant_id,
+        status=parse_status(request.query.get("status")),
+        limit=parse_limit(request.query.get("limit")),
+        cursor=request.query.get("cursor") or None,
+    )
+    body = {"items": [job.to_public() for job in page.items], "next_cursor": page.next_cursor}
+    return response(200, body, request_id=request.request_id)
+
+
+def get_job(request: Request, rt: Runtime) -> dict[str, Any]:
+    tenant = _tenant(request)
+    job_id = request.path_params.get("job_id", "")
+    log.bind(job_id=job_id)
+    job = rt.jobs.get(tenant.tenant_id, job_id)
+    return response(200, job.to_public(), request_id=request.request_id)
+
+
+def cancel_job(request: Request, rt: Runtime) -> dict[str, Any]:
+    tenant = _tenant(request)
+    job_id = request.path_params.get("job_id", "")
+    log.bind(job_id=job_id)
+    job = rt.jobs.cancel(tenant.tenant_id, job_id)
+    log.info("job cancelled")
+    return response(200, job.to_public(), request_id=request.request_id)
+
+
+def put_session(request: Request, rt: Runtime) -> dict[str, Any]:
+    from jobs_platform.models import SessionPut  # noqa: PLC0415 - pydantic only on this path
+
+    tenant = _tenant(request)
+    session_id = request.path_params.get("session_id", "")
+    body = request.model(SessionPut)
+    result = rt.sessions.put(
+        tenant.tenant_id,
+        session_id,
+        state=body.state,
+        ttl_seconds=body.ttl_seconds,
+        if_match=request.header("if-match"),
+    )
+    headers = {"etag": result.session.etag}
+    if result.created:
+        headers["location"] = f"/v1/sessions/{session_id}"
+    status = 201 if result.created else 200
+    return response(
+        status, result.session.to_public(), request_id=request.request_id, headers=headers
+    )
+
+
+def get_session(request: Request, rt: Runtime) -> dict[str, Any]:
+    tenant = _tenant(request)
+    session = rt.sessions.get(tenant.tenant_id, request.path_params.get("session_id", ""))
+    return response(
+        200, session.to_public(), request_id=request.request_id, headers={"etag": session.etag}
+    )
+
+
+def delete_session(request: Request, rt: Runtime) -> dict[str, Any]:
+    tenant = _tenant(request)
+    rt.sessions.delete(tenant.tenant_id, request.path_params.get("session_id", ""))
+    return response(204, request_id=request.request_id)
+
+
+def default_route(request: Request, rt: Runtime) -> dict[str, Any]:
+    """`$default`: 405 + Allow when the path has routes for other methods, else 404."""
+    allow = sorted(
+        {method for method, pattern in _ROUTE_PATTERNS if pattern.fullmatch(request.path)}
+    )
+    if allow:
+        raise MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allow)}.",
+            allow=allow,
+        )
+    raise RouteNotFound(f"No route for {request.path}.")
+
+
+RouteHandler = Callable[[Request, Runtime], dict[str, Any]]
+
+ROUTES: dict[str, RouteHandler] = {
+    "GET /health": health,
+    "POST /v1/jobs": submit_job,
+    "GET /v1/jobs": list_jobs,
+    "GET /v1/jobs/{job_id}": get_job,
+    "DELETE /v1/jobs/{job_id}": cancel_job,
+    "PUT /v1/sessions/{session_id}": put_session,
+    "GET /v1/sessions/{session_id}": get_session,
+    "DELETE /v1/sessions/{session_id}": delete_session,
+    "$default": default_route,
+}
+
+
+def _route_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}/]+\})", template)
+    regex = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+    return re.compile(regex)
+
+
+_ROUTE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (method, _route_pattern(path))
+    for method, path in (key.split(" ", 1) for key in ROUTES if " " in key)
+)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    rt = runtime()
+    request = decode_event(event)
+    log.clear()
+    tenant_id = request.authorizer.get("tenant_id")
+    log.bind(
+        request_id=request.request_id, tenant_id=tenant_id if isinstance(tenant_id, str) else None
+    )
+    route = ROUTES.get(request.route_key, default_route)
+    try:
+        result = route(request, rt)
+    except DomainError as exc:
+        result = problem_response(problem_for(exc), request_id=request.request_id)
+    except Exception:  # noqa: BLE001 - the boundary: log it, answer 500 as a problem
+        log.exception("unhandled error", route=request.route_key)
+        result = problem_response(internal_problem(), request_id=request.request_id)
+    log.info(
+        "request handled",
+        route=request.route_key,
+        method=request.method,
+        path=request.path,
+        status=result["statusCode"],
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return result

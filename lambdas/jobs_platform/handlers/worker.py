@@ -1,0 +1,139 @@
+"""The worker function: SQS batches of jobs-table stream records (ReportBatchItemFailures).
+
+Per record (docs/architecture.md, "Outbox and worker"): job missing / expired / terminal
+-> ack; claim it (conditional -> running, attempts + 1), lost race -> ack; run the type;
+success -> succeeded; failure before the last receive -> back to queued with `error` and
+report the item failed (SQS redelivers); failure on the last receive -> failed, ack.
+Unparseable bodies are reported failed so they end in the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from typing import Any
+
+import boto3
+
+from jobs_platform import job_types, log
+from jobs_platform.config import WorkerSettings
+from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStore
+
+_dynamodb = boto3.client("dynamodb")
+
+
+class Outcome(Enum):
+    DONE = "done"  # acknowledge: the message is deleted
+    RETRY = "retry"  # report as a batch item failure: SQS redelivers (or DLQs) it
+
+
+class UnparseableRecord(ValueError):
+    """The message body is not a jobs-table stream record for a job."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: WorkerSettings
+    jobs: JobStore
+
+
+@cache
+def runtime() -> Runtime:
+    settings = WorkerSettings.from_env(os.environ)
+    log.setup("worker", settings.log_level)
+    return Runtime(settings=settings, jobs=JobStore(_dynamodb, settings.jobs_table_name))
+
+
+def job_key(body: str) -> tuple[str, str]:
+    """(pk, sk) of the job from the SQS body (the stream record JSON the pipe forwarded)."""
+    try:
+        record = json.loads(body)
+        keys = record["dynamodb"]["Keys"]
+        pk, sk = keys["pk"]["S"], keys["sk"]["S"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UnparseableRecord(f"not a stream record: {type(exc).__name__}") from None
+    if not isinstance(pk, str) or not isinstance(sk, str):
+        raise UnparseableRecord("stream record keys are not strings")
+    return pk, sk
+
+
+def _receive_count(record: Mapping[str, Any]) -> int:
+    try:
+        return int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _finish_failure(rt: Runtime, job: Job, receive_count: int, code: str, message: str) -> Outcome:
+    if receive_count < rt.settings.max_receive_count:
+        if rt.jobs.retry(job, code, message) is None:
+            log.info("retry lost its claim; acknowledging", receive_count=receive_count)
+            return Outcome.DONE
+        log.warning("job attempt failed; will retry", error_code=code, receive_count=receive_count)
+        return Outcome.RETRY
+    if rt.jobs.fail(job, code, message) is None:
+        log.info("fail lost its claim; acknowledging", receive_count=receive_count)
+        return Outcome.DONE
+    log.warning("job failed", error_code=code, receive_count=receive_count, attempts=job.attempts)
+    return Outcome.DONE
+
+
+def process_record(record: Mapping[str, Any], rt: Runtime) -> Outcome:
+    pk, sk = job_key(str(record.get("body", "")))
+    job = rt.jobs.load_by_key(pk, sk)
+    if job is None:
+        log.info("job missing or expired; nothing to do")
+        return Outcome.DONE
+    log.bind(tenant_id=job.tenant_id, job_id=job.job_id)
+    if job.status in TERMINAL_STATUSES:
+        log.info("job already finished; nothing to do", status=job.status.value)
+        return Outcome.DONE
+    claimed = rt.jobs.start(job)
+    if claimed is None:
+        log.info("job claimed by another delivery; acknowledging")
+        return Outcome.DONE
+    receive_count = _receive_count(record)
+    log.info("job started", job_type=claimed.type, attempts=claimed.attempts)
+    try:
+        result = job_types.run(
+            claimed.type, claimed.payload, enable_test_types=rt.settings.enable_test_job_types
+        )
+    except job_types.JobTypeError as exc:
+        if rt.jobs.fail(claimed, "invalid_job", str(exc)) is not None:
+            log.warning("job cannot run; failed without retry", error=str(exc))
+        return Outcome.DONE
+    except Exception as exc:  # noqa: BLE001 - job code may raise anything; it is recorded on the job
+        log.warning("job raised", error_type=type(exc).__name__)
+        return _finish_failure(rt, claimed, receive_count, "execution_failed", str(exc))
+    if rt.jobs.succeed(claimed, result) is None:
+        log.info("succeed lost its claim; acknowledging")
+        return Outcome.DONE
+    log.info("job succeeded", attempts=claimed.attempts)
+    return Outcome.DONE
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    rt = runtime()
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records") or []:
+        message_id = str(record.get("messageId", ""))
+        log.clear()
+        try:
+            outcome = process_record(record, rt)
+        except UnparseableRecord as exc:
+            log.error(
+                "unparseable message; leaving it for the DLQ", message_id=message_id, error=str(exc)
+            )
+            outcome = Outcome.RETRY
+        except Exception:  # noqa: BLE001 - the boundary: log it, let SQS redeliver
+            # DynamoDB throttling, timeouts, bugs: let SQS redeliver (and DLQ in the end).
+            log.exception("record processing crashed", message_id=message_id)
+            outcome = Outcome.RETRY
+        if outcome is Outcome.RETRY:
+            failures.append({"itemIdentifier": message_id})
+    log.clear()
+    return {"batchItemFailures": failures}

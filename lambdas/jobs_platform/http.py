@@ -1,0 +1,220 @@
+"""API Gateway HTTP API (payload format 2.0) events in, Lambda proxy responses out.
+
+Request bodies: at most `MAX_BODY_BYTES` (64 KiB = 65,536 bytes, measured on the decoded
+body, i.e. after base64 decoding) -> 413; media type `application/json` or
+`application/*+json` (charset, if given, utf-8) -> else 415; UTF-8 JSON -> else 400;
+schema -> 422 with an `errors` list of `{"pointer", "message"}`. Checks run in that order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from jobs_platform.errors import (
+    FieldError,
+    InvalidJson,
+    PayloadTooLarge,
+    Problem,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+MAX_BODY_BYTES = 64 * 1024
+REQUEST_ID_HEADER = "x-request-id"
+JSON_CONTENT_TYPE = "application/json"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity; numbers with a fraction become Decimal."""
+    try:
+        text = raw.decode("utf-8")
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = "The request body is not valid JSON."
+        if isinstance(exc, json.JSONDecodeError):
+            detail = f"The request body is not valid JSON: {exc.msg} at position {exc.pos}."
+        raise InvalidJson(detail) from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_pointer(location: tuple[int | str, ...]) -> str:
+    """RFC 6901 pointer for a pydantic error location."""
+    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in location)
+    return "".join(f"/{part}" for part in parts)
+
+
+def _is_json_media_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media_type, *params = (part.strip() for part in content_type.split(";"))
+    media_type = media_type.lower()
+    if not (
+        media_type == JSON_CONTENT_TYPE
+        or (media_type.startswith("application/") and media_type.endswith("+json"))
+    ):
+        return False
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Request:
+    route_key: str
+    method: str
+    path: str
+    request_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    body_error: str | None = None
+    authorizer: Mapping[str, Any] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def json(self) -> Any:
+        """The body as JSON, after the size, media type and syntax checks."""
+        if len(self.body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"The request body is {len(self.body)} bytes; the limit is {MAX_BODY_BYTES}."
+            )
+        if not _is_json_media_type(self.header("content-type")):
+            raise UnsupportedMediaType(
+                "The request body must be JSON: send Content-Type: application/json."
+            )
+        if self.body_error is not None:
+            raise InvalidJson(self.body_error)
+        return parse_json(self.body)
+
+    def model[M: BaseModel](self, model: type[M]) -> M:
+        """The body validated against a pydantic model (422 with `errors` if it does not fit)."""
+        from pydantic import ValidationError  # noqa: PLC0415 - keep pydantic off cold start
+
+        data = self.json()
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errors = [
+                FieldError(pointer=json_pointer(tuple(err["loc"])), message=err["msg"])
+                for err in exc.errors(include_url=False)
+            ]
+            raise ValidationFailed(
+                "The request body does not match the schema.", errors=errors
+            ) from None
+
+
+def _request_id(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
+    incoming = headers.get(REQUEST_ID_HEADER, "")
+    if _SANE_REQUEST_ID.match(incoming):
+        return incoming
+    aws_request_id = context.get("requestId")
+    if isinstance(aws_request_id, str) and aws_request_id:
+        return aws_request_id
+    return str(uuid.uuid4())
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(item) for key, item in value.items() if item is not None}
+
+
+def decode_event(event: Mapping[str, Any]) -> Request:
+    """An API Gateway v2.0 event as a Request (headers lower-cased, body as bytes)."""
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    headers = {key.lower(): value for key, value in _str_map(event.get("headers")).items()}
+    path = str(event.get("rawPath") or http.get("path") or "/")
+    stage = context.get("stage")
+    if isinstance(stage, str) and stage not in ("", "$default"):
+        prefix = f"/{stage}"
+        if path == prefix or path.startswith(prefix + "/"):
+            path = path[len(prefix) :] or "/"
+    raw_body = event.get("body")
+    body = b""
+    body_error = None
+    if isinstance(raw_body, str):
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(raw_body, validate=True)
+            except (binascii.Error, ValueError):
+                body_error = "The request body is not valid base64."
+        else:
+            body = raw_body.encode("utf-8")
+    authorizer = (context.get("authorizer") or {}).get("lambda") or {}
+    return Request(
+        route_key=str(event.get("routeKey") or "$default"),
+        method=str(http.get("method") or "GET").upper(),
+        path=path,
+        request_id=_request_id(headers, context),
+        headers=headers,
+        query=_str_map(event.get("queryStringParameters")),
+        path_params=_str_map(event.get("pathParameters")),
+        body=body,
+        body_error=body_error,
+        authorizer=authorizer if isinstance(authorizer, dict) else {},
+    )
+
+
+def response(
+    status: int,
+    body: Any = None,
+    *,
+    request_id: str,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = JSON_CONTENT_TYPE,
+) -> dict[str, Any]:
+    """A Lambda proxy response; every response carries `x-request-id`."""
+    out_headers = {REQUEST_ID_HEADER: request_id, "cache-control": "no-store"}
+    if body is not None:
+        out_headers["content-type"] = content_type
+    out_headers.update({key.lower(): value for key, value in (headers or {}).items()})
+    return {
+        "statusCode": status,
+        "headers": out_headers,
+        "body": dumps(body) if body is not None else "",
+        "isBase64Encoded": False,
+    }
+
+
+def problem_response(problem: Problem, *, request_id: str) -> dict[str, Any]:
+    return response(
+        problem.status,
+        problem.to_dict(),
+        request_id=request_id,
+        headers=problem.headers,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )

@@ -1,0 +1,66 @@
+"""ULIDs: 26 characters of Crockford base32, 48-bit millisecond time + 80 random bits.
+
+IDs made in this process are strictly increasing, also within one millisecond (the
+random part is incremented), so `sk` order is creation order.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ULID_LENGTH = 26
+ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+_RANDOM_BITS = 80
+_RANDOM_MAX = (1 << _RANDOM_BITS) - 1
+_TIME_MAX = (1 << 48) - 1
+
+_lock = threading.Lock()
+_last_ms = -1
+_last_random = 0
+
+
+def _encode(value: int) -> str:
+    chars = []
+    for _ in range(ULID_LENGTH):
+        chars.append(ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_ulid(timestamp_ms: int | None = None) -> str:
+    """A new ULID for `timestamp_ms` (default: now); monotonic within this process."""
+    global _last_ms, _last_random  # the monotonic state is per process
+    ms = time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms
+    if not 0 <= ms <= _TIME_MAX:
+        raise ValueError(f"timestamp out of range for a ULID: {ms}")
+    with _lock:
+        if ms <= _last_ms:
+            # Same millisecond (or the clock went back): keep ordering by incrementing.
+            ms = _last_ms
+            random_part = _last_random + 1
+            if random_part > _RANDOM_MAX:
+                ms += 1
+                random_part = secrets.randbits(_RANDOM_BITS)
+        else:
+            random_part = secrets.randbits(_RANDOM_BITS)
+        _last_ms, _last_random = ms, random_part
+    return _encode((ms << _RANDOM_BITS) | random_part)
+
+
+def is_ulid(value: str) -> bool:
+    return bool(ULID_PATTERN.match(value))
+
+
+def ulid_timestamp_ms(value: str) -> int:
+    """The millisecond timestamp encoded in a ULID."""
+    if not is_ulid(value):
+        raise ValueError(f"not a ULID: {value!r}")
+    number = 0
+    for char in value:
+        number = (number << 5) | ALPHABET.index(char)
+    return number >> _RANDOM_BITS

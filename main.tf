@@ -1,0 +1,273 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name_prefix    = "${var.project}-${var.environment}"
+  kms_alias_name = "alias/${local.name_prefix}"
+
+  # Extra tags on top of the provider's default_tags (project/environment/owner).
+  tags = {
+    stack = local.name_prefix
+  }
+
+  # docs/architecture.md "Routes": the single statement of the HTTP routes. The api
+  # handler's ROUTES table uses the same route keys (a contract test compares both).
+  routes = {
+    "GET /health"                      = { function = "api", authorized = false }
+    "POST /v1/jobs"                    = { function = "api", authorized = true }
+    "GET /v1/jobs"                     = { function = "api", authorized = true }
+    "GET /v1/jobs/{job_id}"            = { function = "api", authorized = true }
+    "DELETE /v1/jobs/{job_id}"         = { function = "api", authorized = true }
+    "PUT /v1/sessions/{session_id}"    = { function = "api", authorized = true }
+    "GET /v1/sessions/{session_id}"    = { function = "api", authorized = true }
+    "DELETE /v1/sessions/{session_id}" = { function = "api", authorized = true }
+    "$default"                         = { function = "api", authorized = true }
+  }
+
+  # docs/architecture.md "Names" and "Environment variables": one entry per function.
+  # Permissions are least privilege on the exact ARNs. No KMS statements for the tables:
+  # DynamoDB encrypts and decrypts with its own grant on the CMK (created with the
+  # table), so callers of the DynamoDB API need no KMS permission. The queue is SSE-KMS
+  # with the same CMK, so its consumer (worker) needs kms:Decrypt, and its producer (the
+  # outbox pipe) kms:GenerateDataKey + kms:Decrypt (granted in the outbox module).
+  functions = {
+    api = {
+      handler     = "jobs_platform.handlers.api.handler"
+      description = "HTTP API: jobs and sessions"
+      timeout     = var.api_timeout_seconds
+      memory      = var.memory_mb.api
+      environment = {
+        JOBS_TABLE_NAME             = module.table["jobs"].table_name
+        SESSIONS_TABLE_NAME         = module.table["sessions"].table_name
+        ENABLE_TEST_JOB_TYPES       = tostring(var.enable_test_job_types)
+        JOB_RETENTION_DAYS          = tostring(var.job_retention_days)
+        SESSION_DEFAULT_TTL_SECONDS = tostring(var.session_default_ttl_seconds)
+        SERVICE_VERSION             = var.service_version
+        LOG_LEVEL                   = var.log_level
+      }
+      policy_statements = [
+        {
+          sid       = "JobsTable"
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+          resources = [module.table["jobs"].table_arn, "${module.table["jobs"].table_arn}/index/*"]
+        },
+        {
+          sid       = "SessionsTable"
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+          resources = [module.table["sessions"].table_arn]
+        },
+      ]
+      reserved_concurrency = -1
+    }
+    authorizer = {
+      handler     = "jobs_platform.handlers.authorizer.handler"
+      description = "HTTP API Lambda REQUEST authorizer (x-api-key)"
+      timeout     = var.authorizer_timeout_seconds
+      memory      = var.memory_mb.authorizer
+      environment = {
+        API_KEYS_TABLE_NAME = module.table["api-keys"].table_name
+        LOG_LEVEL           = var.log_level
+      }
+      policy_statements = [
+        {
+          sid       = "ApiKeysTable"
+          actions   = ["dynamodb:GetItem"]
+          resources = [module.table["api-keys"].table_arn]
+        },
+      ]
+      reserved_concurrency = -1
+    }
+    worker = {
+      handler     = "jobs_platform.handlers.worker.handler"
+      description = "Runs queued jobs (SQS batches, partial batch failures)"
+      timeout     = var.worker_timeout_seconds
+      memory      = var.memory_mb.worker
+      environment = {
+        JOBS_TABLE_NAME       = module.table["jobs"].table_name
+        ENABLE_TEST_JOB_TYPES = tostring(var.enable_test_job_types)
+        MAX_RECEIVE_COUNT     = tostring(var.max_receive_count)
+        LOG_LEVEL             = var.log_level
+      }
+      policy_statements = [
+        {
+          sid       = "JobsTable"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [module.table["jobs"].table_arn]
+        },
+        {
+          # sqs:ReceiveMessage/DeleteMessage/GetQueueAttributes/ChangeMessageVisibility on
+          # the jobs queue come with the event source mapping (function module).
+          sid       = "DecryptJobsQueueMessages"
+          actions   = ["kms:Decrypt"]
+          resources = [aws_kms_key.this.arn]
+        },
+      ]
+      reserved_concurrency = var.worker_reserved_concurrency
+    }
+  }
+
+  # docs/architecture.md "Tables".
+  tables = {
+    jobs = {
+      range_key        = "sk"
+      attributes       = { pk = "S", sk = "S", tenant_status = "S" }
+      indexes          = { "status-index" = { hash_key = "tenant_status", range_key = "sk" } }
+      stream_view_type = "NEW_AND_OLD_IMAGES"
+    }
+    sessions = {
+      range_key        = "sk"
+      attributes       = { pk = "S", sk = "S" }
+      indexes          = {}
+      stream_view_type = null
+    }
+    api-keys = {
+      range_key        = null
+      attributes       = { pk = "S" }
+      indexes          = {}
+      stream_view_type = null
+    }
+  }
+}
+
+# One customer-managed key per environment: tables, queues and log groups.
+data "aws_iam_policy_document" "kms" {
+  statement {
+    # The account's IAM policies decide who uses the key (the default key policy).
+    sid       = "AccountAdministersKeyViaIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    # CloudWatch Logs encrypts this environment's log groups only.
+    sid       = "CloudWatchLogsEncryptsLogGroups"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "${local.name_prefix}: DynamoDB tables, SQS queues, CloudWatch log groups"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms.json
+
+  tags = local.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = local.kms_alias_name
+  target_key_id = aws_kms_key.this.key_id
+}
+
+module "table" {
+  source   = "./terraform/modules/table"
+  for_each = local.tables
+
+  name                     = "${local.name_prefix}-${each.key}"
+  hash_key                 = "pk"
+  range_key                = each.value.range_key
+  attributes               = each.value.attributes
+  global_secondary_indexes = each.value.indexes
+  ttl_attribute            = "expires_at"
+  stream_view_type         = each.value.stream_view_type
+  kms_key_arn              = aws_kms_key.this.arn
+  deletion_protection      = var.deletion_protection
+  tags                     = local.tags
+}
+
+# SSE-KMS with the environment's CMK (not SSE-SQS): key use is auditable in CloudTrail,
+# revocable, and the same key policy governs data at rest in tables, queues and logs.
+# The queues name the key by its alias (SQS resolves it when messages are sent and
+# received): the queues then need not wait for the key's creation (KMS waits ~12 s for
+# propagation, SQS ~25 s per queue), which shortens every apply from scratch. The alias
+# exists long before the first message: the pipe and the worker wait for the key.
+module "queue" {
+  source = "./terraform/modules/queue"
+
+  name                        = "${local.name_prefix}-jobs"
+  visibility_timeout_seconds  = var.queue_visibility_timeout_seconds
+  consumer_timeout_seconds    = var.worker_timeout_seconds
+  max_receive_count           = var.max_receive_count
+  kms_key_id                  = local.kms_alias_name
+  create_redrive_allow_policy = var.create_redrive_allow_policy
+  tags                        = local.tags
+}
+
+module "function" {
+  source   = "./terraform/modules/function"
+  for_each = local.functions
+
+  name                  = "${local.name_prefix}-${each.key}"
+  description           = each.value.description
+  zip_path              = var.lambda_artifacts[each.key].zip_path
+  source_code_hash      = var.lambda_artifacts[each.key].sha256
+  handler               = each.value.handler
+  runtime               = "python3.12"
+  timeout_seconds       = each.value.timeout
+  memory_mb             = each.value.memory
+  reserved_concurrency  = each.value.reserved_concurrency
+  environment_variables = each.value.environment
+  policy_statements     = each.value.policy_statements
+  log_format            = var.lambda_log_format
+  # Set here, not in local.functions, so that only the event source mapping (and the
+  # worker's role policy) wait for the queue, not the three functions.
+  sqs_event_source = each.key != "worker" ? null : {
+    queue_arn                          = module.queue.queue_arn
+    batch_size                         = var.worker_batch_size
+    maximum_batching_window_in_seconds = var.worker_batching_window_seconds
+  }
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = aws_kms_key.this.arn
+  tags               = local.tags
+}
+
+module "api" {
+  source = "./terraform/modules/api"
+
+  name = local.name_prefix
+  functions = {
+    for key in distinct([for r in values(local.routes) : r.function]) : key => {
+      function_name = module.function[key].function_name
+      invoke_arn    = module.function[key].function_invoke_arn
+    }
+  }
+  routes = local.routes
+  authorizer = {
+    function_name = module.function["authorizer"].function_name
+    invoke_arn    = module.function["authorizer"].function_invoke_arn
+  }
+  authorizer_result_ttl_seconds = var.authorizer_result_ttl_seconds
+  throttling_burst_limit        = var.api_throttling_burst_limit
+  throttling_rate_limit         = var.api_throttling_rate_limit
+  log_retention_days            = var.log_retention_days
+  kms_key_arn                   = aws_kms_key.this.arn
+  tags                          = local.tags
+}
+
+module "outbox" {
+  source = "./terraform/modules/outbox"
+
+  name              = "${local.name_prefix}-outbox"
+  source_stream_arn = module.table["jobs"].table_stream_arn
+  target_queue_arn  = module.queue.queue_arn
+  batch_size        = var.pipe_batch_size
+  kms_key_arn       = aws_kms_key.this.arn
+  tags              = local.tags
+}

@@ -1,0 +1,249 @@
+"""`make local`: the whole platform on this machine, no AWS account needed.
+
+1. starts the AWS emulator (moto server) on loopback;
+2. applies the root module with `environments/local.tfvars` and the packaged artifacts;
+3. reads back what Terraform declared (routes, integrations, authorizer, stage
+   throttling, the pipe, the queue -> function mapping, each function's handler,
+   environment, timeout) and runs it: HTTP on 127.0.0.1, one execution environment per
+   function, the stream -> pipe -> queue -> worker path;
+4. mints a local API key, prints the base URL and key, writes `<state>/stack.json`;
+5. serves until SIGINT/SIGTERM, then stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_TENANT = "local"
+REGION = "us-east-1"
+
+
+def log(message: str) -> None:
+    print(f"[local] {message}", flush=True)
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path, port: int, artifacts: Path) -> None:
+        self.state_dir = state_dir
+        self.port = port
+        self.artifacts = artifacts
+        self.logs = state_dir / "logs"
+        self.runtimes: dict[str, Any] = {}
+        self.runtimes_lock = threading.Lock()
+        self.pollers: list[Any] = []
+        self.emulator: Any = None
+        self.server: Any = None
+        self.base_url = ""
+        self.api_key = ""
+        self.outputs: dict[str, Any] = {}
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        from scripts.local_stack.emulator import EmulatorProcess
+        from scripts.local_stack.terraform import LocalTerraform, local_env
+
+        started = time.monotonic()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.emulator = EmulatorProcess(log_path=self.logs / "emulator.log")
+        self.emulator.__enter__()
+        log(f"emulator ready at {self.emulator.endpoint} ({time.monotonic() - started:.1f}s)")
+
+        env = local_env(self.emulator.endpoint, data_dir=self.state_dir / "terraform")
+        os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+        terraform = LocalTerraform(
+            self.emulator.endpoint, REPO_ROOT, data_dir=self.state_dir / "terraform"
+        )
+        terraform.init()
+        var_files = [str(REPO_ROOT / "environments" / "local.tfvars"), str(self.artifacts)]
+        terraform.apply(var_files)
+        self.outputs = terraform.output()
+        log(f"terraform applied ({time.monotonic() - started:.1f}s)")
+
+        self._run_declared_platform()
+        self.api_key = self._mint_api_key()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._write_state_files()
+        log(f"ready in {time.monotonic() - started:.1f}s")
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        for poller in self.pollers:
+            poller.stop()
+        for runtime in self.runtimes.values():
+            runtime.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+        (self.state_dir / "stack.pid").unlink(missing_ok=True)
+
+    # -- what Terraform declared -------------------------------------------------------
+    def _client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=REGION, endpoint_url=self.emulator.endpoint)
+
+    def _run_declared_platform(self) -> None:
+        from scripts.local_stack.gateway import ApiConfig, Gateway, serve
+        from scripts.local_stack.pollers import PipePoller, QueuePoller
+
+        gateway_log = (self.logs / "gateway.log").open("a", encoding="utf-8", buffering=1)
+
+        def log_gateway(message: str) -> None:
+            gateway_log.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+
+        config = ApiConfig.load(self._client("apigatewayv2"), self.outputs["api_id"])
+        gateway = Gateway(config, self.invoke, log=log_gateway)
+        self.server = serve(gateway, self.port)
+
+        lambda_client = self._client("lambda")
+        sqs = self._client("sqs")
+        self.pollers.append(
+            PipePoller(
+                self._client("pipes"),
+                self._client("dynamodbstreams"),
+                sqs,
+                self.outputs["pipe_name"],
+                log_gateway,
+            )
+        )
+        for function_name in self.outputs["function_names"].values():
+            for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)[
+                "EventSourceMappings"
+            ]:
+                self.pollers.append(QueuePoller(sqs, mapping, self.invoke, log_gateway))
+        for poller in self.pollers:
+            poller.start()
+        routes = ", ".join(sorted(r.route_key for r in config.routes))
+        log(f"routes: {routes}")
+        log(f"pollers: {', '.join(p.name for p in self.pollers)}")
+
+    def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
+        return self._runtime(function_name).invoke(event)
+
+    def _runtime(self, function_name: str) -> Any:
+        from scripts.local_stack.runtime import FunctionRuntime
+
+        with self.runtimes_lock:
+            runtime = self.runtimes.get(function_name)
+            if runtime is None:
+                configuration = self._client("lambda").get_function_configuration(
+                    FunctionName=function_name
+                )
+                environment = {
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "LANG": "C.UTF-8",
+                    "TZ": ":UTC",
+                    "AWS_REGION": REGION,
+                    "AWS_DEFAULT_REGION": REGION,
+                    "AWS_ACCESS_KEY_ID": "test",
+                    "AWS_SECRET_ACCESS_KEY": "test",  # noqa: S105 - the emulator's fake key
+                    "AWS_ENDPOINT_URL": self.emulator.endpoint,
+                    **configuration.get("Environment", {}).get("Variables", {}),
+                }
+                runtime = FunctionRuntime(
+                    function_name=function_name,
+                    handler=configuration["Handler"],
+                    environment=environment,
+                    timeout_seconds=int(configuration.get("Timeout", 3)),
+                    memory_mb=int(configuration.get("MemorySize", 128)),
+                    log_path=self.logs / f"{function_name}.log",
+                )
+                self.runtimes[function_name] = runtime
+            return runtime
+
+    def _mint_api_key(self) -> str:
+        from scripts.api_keys import create_api_key
+
+        plain_key, _key_id = create_api_key(
+            self.outputs["api_keys_table_name"], LOCAL_TENANT, "local stack", 10_000
+        )
+        return plain_key
+
+    def _write_state_files(self) -> None:
+        stack = {"base_url": self.base_url, "api_key": self.api_key}
+        (self.state_dir / "stack.json").write_text(json.dumps(stack, indent=2) + "\n")
+        # For tests and operators: where the emulator is and what Terraform produced.
+        details = {"emulator_endpoint": self.emulator.endpoint, "outputs": self.outputs}
+        (self.state_dir / "emulator.json").write_text(json.dumps(details, indent=2) + "\n")
+
+
+def claim_state_dir(state_dir: Path) -> None:
+    """Refuse to run twice on one state dir; clear what a crashed run left behind."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = state_dir / "stack.pid"
+    if pid_file.exists():
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            log(f"clearing state left by a stopped run (pid file {pid_file})")
+        except PermissionError:
+            raise SystemExit(f"error: a local stack owned by another user uses {state_dir}") from None
+        else:
+            raise SystemExit(
+                f"error: a local stack is already running (pid {pid}, state {state_dir}); "
+                "stop it (Ctrl-C, or kill that pid) or use another --state-dir"
+            )
+    for stale in ("stack.json", "emulator.json"):
+        (state_dir / stale).unlink(missing_ok=True)
+    pid_file.write_text(f"{os.getpid()}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8080")),
+        help="HTTP port on 127.0.0.1 (0 picks a free one; default $PORT or 8080)",
+    )
+    parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local")
+    parser.add_argument("--artifacts", type=Path, default=REPO_ROOT / "dist" / "artifacts.tfvars.json")
+    args = parser.parse_args(argv)
+    if not args.artifacts.exists():
+        print(f"error: {args.artifacts} is missing: run 'make package' first", file=sys.stderr)
+        return 2
+
+    state_dir = args.state_dir.resolve()
+    claim_state_dir(state_dir)
+    stack = LocalStack(state_dir, args.port, args.artifacts.resolve())
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log(f"received {signal.Signals(signum).name}, stopping")
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+        print(f"\n  base URL: {stack.base_url}\n  API key:  {stack.api_key}\n", flush=True)
+        print(f"  try: curl -s {stack.base_url}/health", flush=True)
+        print(f"  state:   {state_dir / 'stack.json'}  logs: {stack.logs}/", flush=True)
+        print(f"READY {stack.base_url}", flush=True)
+        while not stopping.is_set():
+            stopping.wait(1)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        print(f"error: the local stack failed to start: {exc}", file=sys.stderr)
+        print(f"       see the logs in {stack.logs}/", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,284 @@
+"""The local AWS emulator: moto server on loopback, with the project's patches.
+
+Run it on its own::
+
+    python -m scripts.local_stack.emulator --host 127.0.0.1 --port 5000
+
+It prints exactly one line ``READY http://127.0.0.1:<port>`` on stdout once the server
+accepts connections (``--port 0`` picks a free port and reports it), and exits with
+status 0 on SIGTERM or SIGINT. With ``--exit-on-stdin-eof`` it also exits when its
+standard input closes, and with ``--parent-pid`` when that process goes away: that is
+how :class:`EmulatorProcess` makes sure no emulator outlives the process that started
+it, even when that process is killed with SIGKILL.
+
+Patches (applied in this process only, never in tests that import moto in-process):
+
+- SQS ``Queue.attributes`` renders ``RedrivePolicy`` as compact JSON, as AWS does;
+  moto's ``json.dumps`` default separators make the AWS provider see a perpetual diff.
+- SQS ``Queue.add_message`` only appends the message (keeping moto's FIFO de-duplication
+  and the lock/notify that wakes long polls); it never invokes Lambda event source
+  mappings (moto would start Docker). The local stack's own poller runs the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, Any
+
+READY_PREFIX = "READY "
+LOOPBACK = "127.0.0.1"
+_PARENT_POLL_SECONDS = 1.0
+
+
+def apply_patches() -> None:
+    """Patch moto's SQS model (idempotent)."""
+    from moto.sqs import models as sqs_models  # noqa: PLC0415 - moto loads only in the child
+
+    queue_cls: Any = sqs_models.Queue
+    if getattr(queue_cls, "_jobs_platform_patched", False):
+        return
+
+    original_attributes = queue_cls.attributes.fget
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original_attributes(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    def add_message(self: Any, message: Any) -> None:
+        if self.fifo_queue and (
+            self.attributes.get("ContentBasedDeduplication") == "true" or message.deduplication_id
+        ):
+            for existing in self._messages:
+                if existing.deduplication_id == message.deduplication_id:
+                    elapsed_ms = message.sent_timestamp - existing.sent_timestamp
+                    if elapsed_ms / 1000 < sqs_models.DEDUPLICATION_TIME_IN_SECONDS:
+                        return
+        with self._messages_lock:
+            self._messages.append(message)
+            self._messages_lock.notify_all()
+        # Deliberately no Lambda event source mapping invocation (see module docstring).
+
+    queue_cls.attributes = property(attributes)
+    queue_cls.add_message = add_message
+    queue_cls._jobs_platform_patched = True
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="moto server on loopback with project patches")
+    parser.add_argument("--host", default=LOOPBACK, help="bind address (loopback only)")
+    parser.add_argument("--port", type=int, default=5000, help="TCP port; 0 picks a free one")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="exit when standard input closes (the parent holds the other end)",
+    )
+    parser.add_argument(
+        "--parent-pid", type=int, default=0, help="exit when this process goes away"
+    )
+    args = parser.parse_args(argv)
+    if args.host not in {LOOPBACK, "localhost", "::1"}:
+        parser.error(f"--host must be a loopback address, got {args.host!r}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve moto until SIGTERM/SIGINT (or parent death / stdin EOF when asked)."""
+    args = _parse_args(argv)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    apply_patches()
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - heavy, child only
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server  # noqa: PLC0415 - child only
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, app, threaded=True)
+    port = int(server.server_address[1])
+    # moto builds some URLs (e.g. SQS queue URLs outside a request) from MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+
+    serve = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    serve.start()
+
+    if args.exit_on_stdin_eof:
+
+        def _watch_stdin() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                while sys.stdin.buffer.read(4096):
+                    pass
+            stop.set()
+
+        threading.Thread(target=_watch_stdin, name="stdin-watch", daemon=True).start()
+
+    if args.parent_pid:
+
+        def _watch_parent() -> None:
+            while not stop.wait(_PARENT_POLL_SECONDS):
+                if os.getppid() != args.parent_pid:
+                    stop.set()
+
+        threading.Thread(target=_watch_parent, name="parent-watch", daemon=True).start()
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"{READY_PREFIX}http://{host}:{port}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmulatorError(RuntimeError):
+    """The emulator did not start (the message carries its log tail)."""
+
+
+class EmulatorProcess:
+    """Run the emulator in a child process group for the lifetime of a ``with`` block.
+
+    ``port=0`` picks a free port. The child reads its stdin (a pipe this object holds)
+    and watches this process's pid, so it exits when this process dies, however it
+    dies. ``stop()`` terminates the whole process group.
+    """
+
+    def __init__(
+        self, port: int = 0, log_path: Path | None = None, start_timeout: float = 30.0
+    ) -> None:
+        self.port = port or _free_port()
+        self.log_path = log_path
+        self.start_timeout = start_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._tail: deque[str] = deque(maxlen=40)
+        self._reader: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> EmulatorProcess:
+        if self._proc is not None:
+            return self
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("ab")
+        repo_root = Path(__file__).resolve().parents[2]
+        cmd = [
+            sys.executable,
+            "-m",
+            "scripts.local_stack.emulator",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--exit-on-stdin-eof",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        self._proc = subprocess.Popen(
+            cmd,
+            cwd=repo_root,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        ready = threading.Event()
+        self._reader = threading.Thread(
+            target=self._pump, args=(ready,), name="emulator-log", daemon=True
+        )
+        self._reader.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not ready.wait(0.1):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                reason = (
+                    f"exited with status {self._proc.returncode}"
+                    if self._proc.poll() is not None
+                    else f"not ready after {self.start_timeout:.0f} s"
+                )
+                self.stop()
+                tail = "\n".join(self._tail) or "(no output)"
+                raise EmulatorError(f"emulator on port {self.port} {reason}; log tail:\n{tail}")
+        return self
+
+    def _pump(self, ready: threading.Event) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for raw in self._proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self._tail.append(line)
+            if self._log is not None:
+                self._log.write(raw)
+                self._log.flush()
+            if line.startswith(READY_PREFIX):
+                ready.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout)
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        if self._reader is not None:
+            self._reader.join(timeout)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""EventBridge Pipes and Lambda SQS event source mapping emulation.
+
+moto stores pipes and event source mappings but runs neither. These pollers read their
+configuration back from the emulator and do what AWS does with it:
+
+- `PipePoller`: DynamoDB stream -> filter (EventBridge pattern) -> SQS target. The
+  message body is the stream record as Pipes delivers it (no input template). A record
+  is only passed once the send succeeded (the pipe retries, it never skips).
+- `QueuePoller`: SQS -> Lambda with the mapping's batch size and batching window; the
+  whole batch fails on a function error; with `ReportBatchItemFailures` only the listed
+  messages stay (invalid responses fail the whole batch, as Lambda does). Messages that
+  stay become visible after the queue's visibility timeout; SQS (moto) moves them to the
+  DLQ once `maxReceiveCount` receives are used.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from scripts.local_stack.runtime import InvocationError
+
+REGION = "us-east-1"
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """The subset of EventBridge event patterns the platform uses (and a bit more)."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        return all(matches(p, value.get(k, _MISSING)) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return any(_match_leaf(p, value) for p in pattern)
+    raise ValueError(f"invalid event pattern element: {pattern!r}")
+
+
+_MISSING = object()
+
+
+def _match_leaf(rule: Any, value: Any) -> bool:
+    if isinstance(rule, dict):
+        (op, arg), *_ = rule.items()
+        if op == "exists":
+            return (value is not _MISSING) == bool(arg)
+        if value is _MISSING:
+            return False
+        if op == "prefix":
+            return isinstance(value, str) and value.startswith(arg)
+        if op == "suffix":
+            return isinstance(value, str) and value.endswith(arg)
+        if op == "anything-but":
+            return value not in (arg if isinstance(arg, list) else [arg])
+        raise NotImplementedError(f"event pattern operator {op!r} is not emulated")
+    return value is not _MISSING and value == rule
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class StoppableThread(threading.Thread):
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.stopping = threading.Event()
+        self.errors: list[str] = []
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+
+
+class PipePoller(StoppableThread):
+    def __init__(self, pipes: Any, streams: Any, sqs: Any, pipe_name: str, log: Any) -> None:
+        super().__init__(name=f"pipe:{pipe_name}")
+        pipe = pipes.describe_pipe(Name=pipe_name)
+        self.log = log
+        self.streams, self.sqs = streams, sqs
+        self.stream_arn = pipe["Source"]
+        self.running = pipe.get("DesiredState", "RUNNING") == "RUNNING"
+        params = pipe.get("SourceParameters", {})
+        stream_params = params.get("DynamoDBStreamParameters", {})
+        self.batch_size = int(stream_params.get("BatchSize", 100))
+        self.starting_position = stream_params.get("StartingPosition", "LATEST")
+        self.patterns = [
+            json.loads(f["Pattern"]) for f in params.get("FilterCriteria", {}).get("Filters", [])
+        ]
+        target = pipe["Target"]
+        queue_name = target.rsplit(":", 1)[1]
+        self.queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        self.iterators: dict[str, str] = {}
+        self.passed = 0
+        self.filtered = 0
+        # Take the starting position now, so records written after start-up are seen.
+        self._refresh_shards()
+
+    def _refresh_shards(self) -> None:
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            shard_id = shard["ShardId"]
+            if shard_id not in self.iterators:
+                self.iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard_id,
+                    ShardIteratorType=self.starting_position,
+                )["ShardIterator"]
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        return not self.patterns or any(matches(p, record) for p in self.patterns)
+
+    def poll_once(self) -> int:
+        delivered = 0
+        for shard_id, iterator in list(self.iterators.items()):
+            page = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            for record in page["Records"]:
+                record = json.loads(json.dumps(record, default=_json_default))
+                record.setdefault("eventSourceARN", self.stream_arn)
+                if not self.accepts(record):
+                    self.filtered += 1
+                    continue
+                while not self.stopping.is_set():
+                    try:
+                        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(record))
+                        break
+                    except Exception as exc:  # noqa: BLE001 - a pipe retries its target
+                        self.log(f"pipe: send to target failed, retrying: {exc}")
+                        time.sleep(0.5)
+                delivered += 1
+                self.passed += 1
+            if page.get("NextShardIterator"):
+                self.iterators[shard_id] = page["NextShardIterator"]
+        return delivered
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            if not self.running:
+                self.stopping.wait(1)
+                continue
+            try:
+                if self.poll_once() == 0:
+                    self.stopping.wait(0.1)
+            except Exception as exc:  # noqa: BLE001 - keep polling; the pipe would too
+                self.errors.append(str(exc))
+                self.log(f"pipe: poll failed: {exc}")
+                self.stopping.wait(1)
+
+
+class QueuePoller(StoppableThread):
+    def __init__(self, sqs: Any, mapping: dict[str, Any], invoke: Any, log: Any) -> None:
+        super().__init__(name=f"esm:{mapping['UUID']}")
+        self.sqs, self.invoke, self.log = sqs, invoke, log
+        self.function_name = mapping["FunctionArn"].rsplit(":", 1)[1]
+        self.queue_arn = mapping["EventSourceArn"]
+        self.queue_url = sqs.get_queue_url(QueueName=self.queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+        self.batch_size = int(mapping.get("BatchSize", 10))
+        self.window_seconds = int(mapping.get("MaximumBatchingWindowInSeconds", 0))
+        self.report_failures = "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])
+        self.enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
+        self.invocations = 0
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.window_seconds
+        while len(messages) < self.batch_size and not self.stopping.is_set():
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                WaitTimeSeconds=1 if not messages else 0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages.extend(received)
+            if not received and (messages or time.monotonic() >= deadline):
+                break
+            if time.monotonic() >= deadline and messages:
+                break
+        return messages
+
+    def to_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": m.get("MessageAttributes", {}),
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
+
+    def failed_ids(self, result: Any, batch_ids: set[str]) -> set[str]:
+        """Lambda's partial batch response rules: anything malformed fails the batch."""
+        if not self.report_failures or result is None:
+            return set()
+        if not isinstance(result, dict):
+            return batch_ids
+        failures = result.get("batchItemFailures") or []
+        failed = set()
+        for item in failures:
+            identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+            if not identifier or identifier not in batch_ids:
+                return batch_ids
+            failed.add(identifier)
+        return failed
+
+    def process_once(self) -> int:
+        messages = self._receive_batch()
+        if not messages:
+            return 0
+        batch_ids = {m["MessageId"] for m in messages}
+        self.invocations += 1
+        try:
+            result = self.invoke(self.function_name, self.to_event(messages))
+        except InvocationError as exc:
+            self.log(f"esm: {self.function_name} failed the batch of {len(messages)}: {exc}")
+            return len(messages)  # nothing deleted: all come back after the visibility timeout
+        failed = self.failed_ids(result, batch_ids)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+        return len(messages)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            if not self.enabled:
+                self.stopping.wait(1)
+                continue
+            try:
+                self.process_once()
+            except Exception as exc:  # noqa: BLE001 - keep polling, as the ESM would
+                self.errors.append(str(exc))
+                self.log(f"esm: poll failed: {exc}")
+                self.stopping.wait(1)

@@ -1,0 +1,211 @@
+"""A Lambda execution environment for the local stack: one function, one process.
+
+The child (`python -m scripts.local_stack.runtime <handler>`) imports the handler once
+(a cold start), then answers invocations: one JSON line per request on stdin, one JSON
+line per response on the original stdout. Everything the handler prints goes to stderr,
+which the parent copies to the function's log file, as CloudWatch Logs would hold it.
+
+The parent side (`FunctionRuntime`) starts the child with exactly the environment the
+function has in the emulator (read back from the Lambda configuration), invokes it one
+request at a time (Lambda runs one request per execution environment), and, like Lambda,
+kills and restarts the environment when an invocation exceeds the function's timeout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import IO, Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_ROOT = REPO_ROOT / "lambdas"
+
+
+class InvocationError(Exception):
+    """The function raised, timed out or its environment died (Lambda's 'Unhandled')."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+
+
+class FunctionRuntime:
+    """Parent side: one warm execution environment for one function."""
+
+    def __init__(
+        self,
+        function_name: str,
+        handler: str,
+        environment: dict[str, str],
+        timeout_seconds: int,
+        memory_mb: int,
+        log_path: Path,
+    ) -> None:
+        self.function_name = function_name
+        self.handler = handler
+        self.environment = environment
+        self.timeout_seconds = timeout_seconds
+        self.memory_mb = memory_mb
+        self.log_path = log_path
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._responses: list[str] = []
+        self._ready = threading.Condition()
+        self.cold_starts = 0
+
+    def _start(self) -> subprocess.Popen[str]:
+        env = dict(self.environment)
+        env.update(
+            PYTHONPATH=os.pathsep.join([str(SOURCE_ROOT), str(REPO_ROOT)]),
+            PYTHONUNBUFFERED="1",
+            AWS_LAMBDA_FUNCTION_NAME=self.function_name,
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(self.memory_mb),
+            AWS_LAMBDA_FUNCTION_TIMEOUT=str(self.timeout_seconds),
+            LOCAL_STACK_PARENT_PID=str(os.getpid()),
+        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("a", encoding="utf-8")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.local_stack.runtime", self.handler],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+            cwd=REPO_ROOT,
+        )
+        log.close()
+        self.cold_starts += 1
+        self._responses = []
+        assert process.stdout is not None
+        threading.Thread(
+            target=self._read_responses, args=(process.stdout,), daemon=True
+        ).start()
+        return process
+
+    def _read_responses(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._ready:
+                self._responses.append(line)
+                self._ready.notify_all()
+        with self._ready:
+            self._ready.notify_all()
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Invoke synchronously; returns the handler's result or raises InvocationError."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            process = self._process
+            request_id = str(uuid.uuid4())
+            deadline = time.monotonic() + self.timeout_seconds
+            assert process.stdin is not None
+            try:
+                process.stdin.write(
+                    json.dumps({"request_id": request_id, "deadline_epoch_ms": int(
+                        (time.time() + self.timeout_seconds) * 1000), "event": event}) + "\n"
+                )
+                process.stdin.flush()
+            except (BrokenPipeError, OSError) as exc:
+                self._kill()
+                raise InvocationError("Runtime.ExitError", f"environment died: {exc}") from exc
+            with self._ready:
+                while not self._responses:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or process.poll() is not None:
+                        break
+                    self._ready.wait(timeout=min(remaining, 0.5))
+                line = self._responses.pop(0) if self._responses else None
+            if line is None:
+                timed_out = process.poll() is None
+                self._kill()
+                if timed_out:
+                    raise InvocationError(
+                        "Sandbox.Timedout",
+                        f"Task timed out after {self.timeout_seconds:.2f} seconds",
+                    )
+                raise InvocationError("Runtime.ExitError", "the function's process exited")
+            reply = json.loads(line)
+            if "error" in reply:
+                raise InvocationError(reply["error"]["errorType"], reply["error"]["errorMessage"])
+            return reply["result"]
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=5)
+        self._process = None
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                assert self._process.stdin is not None
+                self._process.stdin.close()  # EOF: the child exits by itself
+                try:
+                    self._process.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    self._kill()
+            self._process = None
+
+
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers use."""
+
+    def __init__(self, request_id: str, deadline_epoch_ms: int) -> None:
+        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{name}"
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline_epoch_ms = deadline_epoch_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_epoch_ms - int(time.time() * 1000))
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit if the local stack dies without stopping us (no orphans after a crash)."""
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
+def child_main(handler_path: str) -> int:
+    # The protocol owns the real stdout; the handler's prints and logs go to stderr.
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    parent_pid = int(os.environ.get("LOCAL_STACK_PARENT_PID", os.getppid()))
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+    module_name, _, function_name = handler_path.rpartition(".")
+    handler = getattr(importlib.import_module(module_name), function_name)
+    for line in sys.stdin:
+        request = json.loads(line)
+        context = LambdaContext(request["request_id"], request["deadline_epoch_ms"])
+        try:
+            reply: dict[str, Any] = {"result": handler(request["event"], context)}
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, as Lambda does
+            traceback.print_exc()
+            reply = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+        protocol.write(json.dumps(reply, default=str) + "\n")
+        protocol.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main(sys.argv[1]))

@@ -1,0 +1,295 @@
+"""Build deterministic Lambda zips: `python -m scripts.package`.
+
+Each module in `lambdas/jobs_platform/handlers/` is one function. Its zip holds only the
+package modules the handler imports (transitively, found by reading the imports), plus
+the Lambda-platform wheels (manylinux aarch64, the runtime's CPython) of the runtime
+dependencies those modules import. boto3/botocore are never vendored: the runtime has
+them. So a change to one handler changes only the zips that contain it.
+
+Determinism: entries sorted, fixed timestamps and permissions, fixed compression, and
+exact pins in pyproject.toml; the same sources give byte-identical zips.
+
+Writes `dist/lambda/<function>.zip` and `dist/artifacts.tfvars.json` (the Terraform
+variable `lambda_artifacts`), and prints each zip's size and sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_ROOT = REPO_ROOT / "lambdas"
+PACKAGE = "jobs_platform"
+HANDLERS_PACKAGE = f"{PACKAGE}.handlers"
+
+# The Lambda platform the zips target (docs/architecture.md: python3.12 on arm64).
+LAMBDA_PYTHON_VERSION = "3.12"
+LAMBDA_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64")
+
+# Provided by the Lambda runtime: never vendored.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3"})
+
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o644 << 16
+
+
+@dataclass(frozen=True)
+class Artifact:
+    function: str
+    path: Path
+    sha256_hex: str
+    sha256_base64: str
+    size: int
+
+
+def handler_functions() -> list[str]:
+    """Every module in the handlers package is a function (api, authorizer, worker)."""
+    handlers_dir = SOURCE_ROOT / PACKAGE / "handlers"
+    return sorted(p.stem for p in handlers_dir.glob("*.py") if p.stem != "__init__")
+
+
+def module_path(module: str) -> Path | None:
+    base = SOURCE_ROOT.joinpath(*module.split("."))
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
+
+
+def _is_type_checking_guard(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_import_nodes(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements that run (incl. lazy ones in functions), not typing-only ones."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        elif isinstance(node, ast.If) and _is_type_checking_guard(node):
+            pending.extend(node.orelse)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _imports_of(module: str, path: Path) -> set[str]:
+    """Absolute module names imported by `module` (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_package = path.name == "__init__.py"
+    names: set[str] = set()
+    for node in _runtime_import_nodes(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        else:
+            if node.level:
+                parts = module.split(".")
+                anchor = parts if is_package else parts[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, node.module] if node.module else anchor)
+            else:
+                base = node.module or ""
+            names.add(base)
+            # `from pkg import mod` may import a submodule.
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def module_closure(entry: str) -> tuple[set[str], set[str]]:
+    """(package modules, third-party top-level names) reachable from `entry`."""
+    own: set[str] = set()
+    third_party: set[str] = set()
+    pending = [entry]
+    while pending:
+        module = pending.pop()
+        if module in own:
+            continue
+        path = module_path(module)
+        if path is None:
+            continue
+        own.add(module)
+        # Importing a submodule runs its parents' __init__ first.
+        parts = module.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        for name in _imports_of(module, path):
+            top = name.split(".")[0]
+            if top == PACKAGE:
+                pending.append(name)
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                third_party.add(top)
+    return own, third_party
+
+
+LAMBDA_LOCK = REPO_ROOT / "requirements" / "lambda.lock"
+
+
+def runtime_requirements() -> dict[str, str]:
+    """Top-level import name -> pinned requirement, from pyproject's dependencies."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements: dict[str, str] = {}
+    for requirement in pyproject["project"]["dependencies"]:
+        name = requirement.split("==")[0].strip()
+        if "==" not in requirement:
+            raise SystemExit(f"error: runtime dependency {requirement!r} must be pinned with ==")
+        requirements[name.replace("-", "_").lower()] = requirement
+    return requirements
+
+
+def locked_distributions(requirement: str) -> list[str]:
+    """The exact pins (the requirement and its dependencies) from requirements/lambda.lock.
+
+    Each lock line is `name==version  # via <top-level requirement>[, ...]`, so a rebuild
+    never picks up a newer transitive dependency.
+    """
+    top = requirement.split("==")[0].strip().lower()
+    pins = []
+    for line in LAMBDA_LOCK.read_text(encoding="utf-8").splitlines():
+        pin, _, comment = line.partition("#")
+        pin = pin.strip()
+        if not pin:
+            continue
+        via = {v.strip().lower() for v in comment.removeprefix(" via").split(",")}
+        if pin.lower() == requirement.lower() or top in via:
+            pins.append(pin)
+    if requirement not in pins:
+        raise SystemExit(f"error: {requirement} is not in {LAMBDA_LOCK.name}: update the lock")
+    return pins
+
+
+def download_wheels(requirement: str, cache: Path) -> list[Path]:
+    """Lambda-platform wheels of `requirement` and its locked dependencies (cached)."""
+    wheels = []
+    for pin in locked_distributions(requirement):
+        target = cache / pin.replace("==", "-")
+        stamp = target / ".complete"
+        if not stamp.exists():
+            target.mkdir(parents=True, exist_ok=True)
+            command = [
+                sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                "--no-deps", "--only-binary=:all:", "--implementation", "cp",
+                "--python-version", LAMBDA_PYTHON_VERSION, "--dest", str(target), pin,
+            ]  # fmt: skip
+            for platform in LAMBDA_PLATFORMS:
+                command[4:4] = ["--platform", platform]
+            print(f"  downloading the Lambda-platform wheel of {pin} ...", flush=True)
+            subprocess.run(command, check=True)
+            stamp.touch()
+        found = sorted(target.glob("*.whl"))
+        if len(found) != 1:
+            raise SystemExit(f"error: expected one wheel for {pin} in {target}, found {found}")
+        wheels.extend(found)
+    leaked = [w.name for w in wheels if w.name.split("-")[0].lower() in RUNTIME_PROVIDED]
+    if leaked:
+        raise SystemExit(f"error: runtime-provided packages would be vendored: {leaked}")
+    return wheels
+
+
+def _zip_entries(modules: set[str], wheels: list[Path]) -> dict[str, bytes]:
+    entries: dict[str, bytes] = {}
+    for module in modules:
+        path = module_path(module)
+        assert path is not None
+        entries[path.relative_to(SOURCE_ROOT).as_posix()] = path.read_bytes()
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for info in archive.infolist():
+                if info.is_dir() or "__pycache__" in info.filename:
+                    continue
+                entries[info.filename] = archive.read(info)
+    return entries
+
+
+def write_deterministic_zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
+            info.external_attr = FILE_MODE
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the mode bits mean the same everywhere
+            archive.writestr(info, entries[name], compresslevel=9)
+    return buffer.getvalue()
+
+
+def build(out_dir: Path, cache: Path) -> list[Artifact]:
+    requirements = runtime_requirements()
+    artifacts: list[Artifact] = []
+    (out_dir / "lambda").mkdir(parents=True, exist_ok=True)
+    for function in handler_functions():
+        modules, third_party = module_closure(f"{HANDLERS_PACKAGE}.{function}")
+        unknown = sorted(third_party - set(requirements) - RUNTIME_PROVIDED)
+        if unknown:
+            raise SystemExit(
+                f"error: {function} imports {unknown}, which are neither runtime dependencies "
+                "in pyproject.toml nor provided by the Lambda runtime"
+            )
+        wheels = [
+            wheel
+            for name in sorted(third_party & set(requirements))
+            for wheel in download_wheels(requirements[name], cache)
+        ]
+        data = write_deterministic_zip(_zip_entries(modules, wheels))
+        path = out_dir / "lambda" / f"{function}.zip"
+        path.write_bytes(data)
+        digest = hashlib.sha256(data).digest()
+        artifacts.append(
+            Artifact(
+                function=function,
+                path=path,
+                sha256_hex=digest.hex(),
+                sha256_base64=base64.b64encode(digest).decode(),
+                size=len(data),
+            )
+        )
+    return artifacts
+
+
+def tfvars(artifacts: list[Artifact]) -> dict[str, object]:
+    return {
+        "lambda_artifacts": {
+            a.function: {
+                "zip_path": (
+                    a.path.relative_to(REPO_ROOT).as_posix()
+                    if a.path.is_relative_to(REPO_ROOT)
+                    else a.path.as_posix()
+                ),
+                "sha256": a.sha256_base64,
+            }
+            for a in artifacts
+        }
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist")
+    parser.add_argument("--cache", type=Path, default=REPO_ROOT / ".cache" / "wheels")
+    args = parser.parse_args(argv)
+    artifacts = build(args.out.resolve(), args.cache.resolve())
+    manifest = args.out / "artifacts.tfvars.json"
+    manifest.write_text(json.dumps(tfvars(artifacts), indent=2, sort_keys=True) + "\n")
+    for a in artifacts:
+        print(f"{a.function:<11} {a.size / 1024:>8.1f} KiB  sha256 {a.sha256_hex}  {a.path.name}")
+    print(f"wrote {manifest.relative_to(REPO_ROOT) if manifest.is_relative_to(REPO_ROOT) else manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Smoke-test a running environment end to end: `python -m scripts.smoke`.
+
+Checks: GET /health is ok; a call without an API key is refused with 401; an `echo` job
+submitted with the key reaches `succeeded` (polled with a timeout, progress printed) and
+its result equals its payload. Exits 0 when every check passed, 1 with a clear message on
+the first failure, 2 on bad usage.
+
+Target: `--base-url`/`--api-key`, else `SMOKE_BASE_URL`/`SMOKE_API_KEY`, else the local
+stack's `.local/stack.json`. Only the standard library is used, so it runs anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_STACK_FILE = REPO_ROOT / ".local" / "stack.json"
+
+
+class SmokeFailure(Exception):
+    pass
+
+
+def request(
+    method: str, url: str, api_key: str | None = None, body: Any = None, timeout: float = 10
+) -> tuple[int, dict[str, str], Any]:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"accept": "application/json"}
+    if data is not None:
+        headers["content-type"] = "application/json"
+    if api_key:
+        headers["x-api-key"] = api_key
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310
+            status, raw, response_headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, response_headers = error.code, error.read(), error.headers
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise SmokeFailure(f"{method} {url}: cannot connect: {error}") from error
+    try:
+        payload = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        payload = raw.decode(errors="replace")
+    return status, {k.lower(): v for k, v in response_headers.items()}, payload
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise SmokeFailure(message)
+
+
+def run(base_url: str, api_key: str, timeout: float, echo: Any = print) -> None:
+    base_url = base_url.rstrip("/")
+
+    status, _, body = request("GET", f"{base_url}/health")
+    expect(status == 200 and isinstance(body, dict) and body.get("status") == "ok",
+           f"GET /health: expected 200 {{'status': 'ok'}}, got {status} {body!r}")  # fmt: skip
+    echo(f"ok   health (version {body.get('version')})")
+
+    status, _, body = request("GET", f"{base_url}/v1/jobs")
+    expect(status == 401, f"GET /v1/jobs without a key: expected 401, got {status} {body!r}")
+    echo("ok   401 without an API key")
+
+    payload = {"smoke": str(uuid.uuid4())}
+    status, headers, job = request(
+        "POST", f"{base_url}/v1/jobs", api_key, {"type": "echo", "payload": payload}
+    )
+    expect(status == 202, f"POST /v1/jobs: expected 202, got {status} {job!r}")
+    expect(isinstance(job, dict) and "job_id" in job, f"POST /v1/jobs: no job_id in {job!r}")
+    expect(headers.get("location") == f"/v1/jobs/{job['job_id']}",
+           f"POST /v1/jobs: Location {headers.get('location')!r} does not name the job")  # fmt: skip
+    expect("x-request-id" in headers, "POST /v1/jobs: response has no x-request-id")
+    echo(f"ok   submitted echo job {job['job_id']}")
+
+    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    last_status = job.get("status")
+    while True:
+        status, _, job = request("GET", f"{base_url}/v1/jobs/{job['job_id']}", api_key)
+        expect(status == 200, f"GET /v1/jobs/{{id}}: expected 200, got {status} {job!r}")
+        if job["status"] != last_status:
+            echo(f"...  job is {job['status']} after {time.monotonic() - started:.1f}s")
+            last_status = job["status"]
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        if time.monotonic() > deadline:
+            raise SmokeFailure(
+                f"job {job['job_id']} still {job['status']} after {timeout:.0f}s: "
+                "is the worker (queue -> function) running?"
+            )
+        time.sleep(0.5)
+    expect(job["status"] == "succeeded", f"echo job ended {job['status']}: {job.get('error')!r}")
+    expect(job.get("result") == payload, f"echo result {job.get('result')!r} != {payload!r}")
+    echo(f"ok   echo job succeeded in {time.monotonic() - started:.1f}s with its payload as result")
+
+
+def resolve_target(args: argparse.Namespace) -> tuple[str, str]:
+    base_url = args.base_url or os.environ.get("SMOKE_BASE_URL")
+    api_key = args.api_key or os.environ.get("SMOKE_API_KEY")
+    if not (base_url and api_key) and args.stack_file.exists():
+        stack = json.loads(args.stack_file.read_text())
+        base_url = base_url or stack["base_url"]
+        api_key = api_key or stack["api_key"]
+    if not base_url or not api_key:
+        raise SystemExit(
+            "error: no target: pass --base-url and --api-key, set SMOKE_BASE_URL and "
+            f"SMOKE_API_KEY, or start the local stack (make local) to create {args.stack_file}"
+        )
+    return base_url, api_key
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", help="e.g. https://api.example.com (env SMOKE_BASE_URL)")
+    parser.add_argument("--api-key", help="an API key for the environment (env SMOKE_API_KEY)")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for the job")
+    parser.add_argument("--stack-file", type=Path, default=LOCAL_STACK_FILE)
+    args = parser.parse_args(argv)
+    base_url, api_key = resolve_target(args)
+    print(f"smoke test of {base_url}")
+    try:
+        run(base_url, api_key, args.timeout)
+    except SmokeFailure as failure:
+        print(f"FAIL {failure}", file=sys.stderr)
+        return 1
+    print("smoke test passed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

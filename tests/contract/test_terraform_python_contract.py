@@ -1,0 +1,119 @@
+"""The Python and the Terraform state the same facts; these tests fail when they drift.
+
+Static: read the root module with python-hcl2 (no terraform run needed). The e2e suite
+checks the same facts once more on what the apply actually created.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from jobs_platform import config, schema
+from scripts import package
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@cache
+def root_locals() -> dict[str, Any]:
+    with (REPO_ROOT / "main.tf").open() as handle:
+        parsed = hcl2.load(handle)
+    merged: dict[str, Any] = {}
+    for block in parsed["locals"]:
+        merged.update(block)
+    return merged
+
+
+@cache
+def module_block(path: Path, name: str) -> dict[str, Any]:
+    with path.open() as handle:
+        parsed = hcl2.load(handle)
+    for block in parsed.get("module", []):
+        if name in block:
+            return dict(block[name])
+    raise AssertionError(f"module {name} not found in {path}")
+
+
+def variable_default(module: str, variable: str) -> Any:
+    with (REPO_ROOT / "terraform" / "modules" / module / "variables.tf").open() as handle:
+        parsed = hcl2.load(handle)
+    for block in parsed["variable"]:
+        if variable in block:
+            return block[variable]["default"]
+    raise AssertionError(f"variable {variable} not found in module {module}")
+
+
+FUNCTION_ENV_VARS = {
+    "api": config.API_ENV_VARS,
+    "authorizer": config.AUTHORIZER_ENV_VARS,
+    "worker": config.WORKER_ENV_VARS,
+}
+
+
+def test_terraform_routes_are_exactly_the_api_handlers_routes() -> None:
+    from jobs_platform.handlers import api
+
+    terraform_routes = set(root_locals()["routes"])
+    assert terraform_routes - {"$default"} == set(api.ROUTES) - {"$default"}
+    assert "$default" in terraform_routes, "unknown routes must reach the api for 404/405 problems"
+
+
+def test_every_route_targets_a_declared_function() -> None:
+    functions = set(root_locals()["functions"])
+    for route_key, route in root_locals()["routes"].items():
+        assert route["function"] in functions, route_key
+        assert route["authorized"] is (route_key != "GET /health"), route_key
+
+
+def test_terraform_functions_are_the_packaged_handler_modules() -> None:
+    functions = root_locals()["functions"]
+    assert set(functions) == set(package.handler_functions())
+    for name, function in functions.items():
+        module_name, _, attribute = function["handler"].rpartition(".")
+        assert module_name == f"jobs_platform.handlers.{name}"
+        assert callable(getattr(importlib.import_module(module_name), attribute))
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_ENV_VARS))
+def test_env_vars_terraform_sets_are_those_the_handler_reads(function: str) -> None:
+    environment = root_locals()["functions"][function]["environment"]
+    assert set(environment) == set(FUNCTION_ENV_VARS[function])
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [("jobs", schema.JOBS_TABLE), ("sessions", schema.SESSIONS_TABLE), ("api-keys", schema.API_KEYS_TABLE)],
+)
+def test_table_key_schema_matches_the_code(table: str, expected: schema.TableSchema) -> None:
+    declared = root_locals()["tables"][table]
+    table_module = module_block(REPO_ROOT / "main.tf", "table")
+    assert table_module["hash_key"] == expected.partition_key
+    assert table_module["ttl_attribute"] == expected.ttl_attribute
+    assert declared["range_key"] == expected.sort_key
+    assert declared["attributes"] == {name: "S" for name in expected.key_attributes}
+    assert declared["stream_view_type"] == expected.stream_view_type
+    assert declared["indexes"] == {
+        index.name: {"hash_key": index.partition_key, "range_key": index.sort_key}
+        for index in expected.indexes
+    }
+
+
+def test_outbox_filter_passes_the_items_the_code_writes_as_jobs() -> None:
+    outbox = module_block(REPO_ROOT / "main.tf", "outbox")
+    prefix = outbox.get("sort_key_prefix", variable_default("outbox", "sort_key_prefix"))
+    events = outbox.get("event_names", variable_default("outbox", "event_names"))
+    assert prefix == schema.JOB_PREFIX
+    assert events == ["INSERT"]
+
+
+def test_worker_max_receive_count_is_the_queues() -> None:
+    worker_env = root_locals()["functions"]["worker"]["environment"]
+    queue = module_block(REPO_ROOT / "main.tf", "queue")
+    assert queue["max_receive_count"] == "${var.max_receive_count}"
+    assert worker_env[config.MAX_RECEIVE_COUNT] == "${tostring(var.max_receive_count)}"

@@ -1,0 +1,169 @@
+"""Test helpers: events built from the samples in tests/events/, tables from the schema."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jobs_platform import schema
+
+EVENTS_DIR = Path(__file__).parent / "events"
+_UNSET: Any = object()
+
+
+@cache
+def _read_event(name: str) -> str:
+    return (EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8")
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of tests/events/<name>.json (the one loader every event goes through)."""
+    return copy.deepcopy(json.loads(_read_event(name)))
+
+
+def _route_for(method: str, path: str) -> tuple[str, dict[str, str] | None]:
+    """What API Gateway's router does: the matching route key and path parameters."""
+    from jobs_platform.handlers.api import ROUTES
+
+    for route_key in ROUTES:
+        if " " not in route_key:
+            continue
+        route_method, template = route_key.split(" ", 1)
+        names = re.findall(r"\{([^}/]+)\}", template)
+        regex = re.sub(r"\\\{[^}/]+\\\}", "([^/]+)", re.escape(template))
+        match = re.fullmatch(regex, path)
+        if route_method == method and match:
+            return route_key, dict(zip(names, match.groups(), strict=True)) or None
+    return "$default", None
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    json_body: Any = _UNSET,
+    body: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    tenant_id: str | None = "tenant-a",
+    daily_job_quota: int = 1000,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (2.0) event as the gateway would route it."""
+    event = load_event("apigw_http_request")
+    route_key, path_params = _route_for(method, path)
+    event["routeKey"] = route_key
+    event["requestContext"]["routeKey"] = route_key
+    event["rawPath"] = path
+    event["requestContext"]["http"].update({"method": method, "path": path})
+    event["pathParameters"] = path_params
+    event["queryStringParameters"] = query
+    if headers:
+        event["headers"].update({name.lower(): value for name, value in headers.items()})
+    if json_body is not _UNSET:
+        body = json.dumps(json_body)
+        event["headers"].setdefault("content-type", "application/json")
+    if isinstance(body, bytes) or (base64_body and body is not None):
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        event["body"] = base64.b64encode(raw).decode("ascii")
+        event["isBase64Encoded"] = True
+    else:
+        event["body"] = body
+    if tenant_id is None:
+        del event["requestContext"]["authorizer"]
+    else:
+        event["requestContext"]["authorizer"]["lambda"].update(
+            {"tenant_id": tenant_id, "daily_job_quota": daily_job_quota}
+        )
+    return event
+
+
+def authorizer_event(api_key: str | None, *, header_name: str = "x-api-key") -> dict[str, Any]:
+    event = load_event("authorizer_request")
+    del event["headers"]["x-api-key"]
+    event["identitySource"] = []
+    if api_key is not None:
+        event["headers"][header_name] = api_key
+        event["identitySource"] = [api_key]
+    return event
+
+
+def sqs_record(
+    pk: str,
+    sk: str,
+    *,
+    message_id: str = "msg-1",
+    receive_count: int = 1,
+    body: str | None = None,
+) -> dict[str, Any]:
+    """One SQS record whose body is the jobs-table stream record for (pk, sk)."""
+    record: dict[str, Any] = load_event("sqs_stream_record")["Records"][0]
+    stream_record = json.loads(record["body"])
+    keys = {schema.PARTITION_KEY: {"S": pk}, schema.SORT_KEY: {"S": sk}}
+    stream_record["dynamodb"]["Keys"] = keys
+    stream_record["dynamodb"]["NewImage"].update(keys)
+    record["body"] = json.dumps(stream_record) if body is None else body
+    record["messageId"] = message_id
+    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return record
+
+
+def job_record(
+    tenant_id: str, job_id: str, *, message_id: str = "msg-1", receive_count: int = 1
+) -> dict[str, Any]:
+    return sqs_record(
+        schema.tenant_pk(tenant_id),
+        schema.job_sk(job_id),
+        message_id=message_id,
+        receive_count=receive_count,
+    )
+
+
+def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"]) if response["body"] else None
+
+
+def create_table(client: Any, name: str, table: schema.TableSchema) -> None:
+    """Create a table from the key facts in jobs_platform.schema (as Terraform declares)."""
+    key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+    if table.sort_key:
+        key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": key_schema,
+        "AttributeDefinitions": [
+            {"AttributeName": attribute, "AttributeType": "S"} for attribute in table.key_attributes
+        ],
+    }
+    if table.indexes:
+        kwargs["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": index.projection},
+            }
+            for index in table.indexes
+        ]
+    if table.stream_view_type:
+        kwargs["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": table.stream_view_type,
+        }
+    client.create_table(**kwargs)
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+    )

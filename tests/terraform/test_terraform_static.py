@@ -1,0 +1,65 @@
+"""Static Terraform checks: formatting and validation of the root module and its modules."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from scripts.local_stack.terraform import provider_mirror_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.terraform
+
+
+def _terraform() -> str:
+    path = shutil.which("terraform")
+    if path is None:
+        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (these checks never skip)")
+    return path
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_terraform(), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tf_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"TF_DATA_DIR": str(tmp_path / "data"), "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"})
+    mirror = os.environ.get("TF_PROVIDER_MIRROR")
+    if mirror:
+        env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, tmp_path))
+    return env
+
+
+def test_terraform_files_are_formatted(tf_env: dict[str, str]) -> None:
+    # Given the repository, when terraform fmt checks it recursively, then nothing differs.
+    result = _run(["fmt", "-check", "-recursive", "-diff"], tf_env)
+
+    assert result.returncode == 0, (
+        f"run 'terraform fmt -recursive':\n{result.stdout}{result.stderr}"
+    )
+
+
+def test_root_module_validates(tf_env: dict[str, str]) -> None:
+    # Given the root module initialised without a backend
+    init = _run(["init", "-backend=false", "-input=false", "-no-color"], tf_env)
+    assert init.returncode == 0, f"terraform init failed:\n{init.stdout}{init.stderr}"
+
+    # When terraform validates it (and every child module it calls)
+    result = _run(["validate", "-no-color"], tf_env)
+
+    # Then it is valid
+    assert result.returncode == 0, f"terraform validate failed:\n{result.stdout}{result.stderr}"

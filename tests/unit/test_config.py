@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from jobs_platform import config
+from jobs_platform.config import ApiSettings, AuthorizerSettings, ConfigError, WorkerSettings
+
+FULL = {
+    config.JOBS_TABLE_NAME: "jobs",
+    config.SESSIONS_TABLE_NAME: "sessions",
+    config.API_KEYS_TABLE_NAME: "keys",
+    config.ENABLE_TEST_JOB_TYPES: "true",
+    config.MAX_RECEIVE_COUNT: "5",
+    config.JOB_RETENTION_DAYS: "30",
+    config.SESSION_DEFAULT_TTL_SECONDS: "3600",
+    config.SERVICE_VERSION: "1.0.0",
+    config.LOG_LEVEL: "warning",
+}
+SETTINGS = [
+    (ApiSettings, config.API_ENV_VARS),
+    (AuthorizerSettings, config.AUTHORIZER_ENV_VARS),
+    (WorkerSettings, config.WORKER_ENV_VARS),
+]
+
+
+def test_settings_parse_a_full_environment() -> None:
+    api = ApiSettings.from_env(FULL)
+    worker = WorkerSettings.from_env(FULL)
+
+    assert api.enable_test_job_types is True
+    assert api.job_retention_days == 30
+    assert api.log_level == "WARNING"
+    assert worker.max_receive_count == 5
+    assert AuthorizerSettings.from_env(FULL).api_keys_table_name == "keys"
+
+
+@pytest.mark.parametrize(("settings", "names"), SETTINGS)
+def test_each_function_reads_only_its_listed_variables(
+    settings: type, names: tuple[str, ...]
+) -> None:
+    only_listed = {name: value for name, value in FULL.items() if name in names}
+
+    parsed = settings.from_env(only_listed)
+
+    assert len(dataclasses.fields(parsed)) == len(names)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        config.JOBS_TABLE_NAME,
+        config.SESSIONS_TABLE_NAME,
+        config.JOB_RETENTION_DAYS,
+        config.SESSION_DEFAULT_TTL_SECONDS,
+        config.SERVICE_VERSION,
+    ],
+)
+def test_missing_required_variable_is_named(name: str) -> None:
+    environ = {key: value for key, value in FULL.items() if key != name}
+
+    with pytest.raises(ConfigError, match=name):
+        ApiSettings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (config.MAX_RECEIVE_COUNT, "three"),
+        (config.MAX_RECEIVE_COUNT, "0"),
+        (config.ENABLE_TEST_JOB_TYPES, "yes"),
+        (config.LOG_LEVEL, "TRACE"),
+    ],
+)
+def test_invalid_variable_is_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        WorkerSettings.from_env({**FULL, name: value})
+
+
+def test_optional_variables_have_safe_defaults() -> None:
+    environ = {
+        key: value
+        for key, value in FULL.items()
+        if key not in (config.ENABLE_TEST_JOB_TYPES, config.LOG_LEVEL)
+    }
+
+    worker = WorkerSettings.from_env(environ)
+
+    assert worker.enable_test_job_types is False
+    assert worker.log_level == "INFO"

@@ -1,0 +1,302 @@
+variable "project" {
+  description = "Project name: the first part of every resource name (`<project>-<environment>`)."
+  type        = string
+  default     = "jobs-platform"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.project))
+    error_message = "project must be 3-32 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name: local (the emulator), dev, staging or prod."
+  type        = string
+
+  validation {
+    condition     = contains(["local", "dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of local, dev, staging, prod: use the matching environments/<env>.tfvars."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "owner" {
+  description = "Owning team, carried by every resource in the `owner` tag."
+  type        = string
+  default     = "platform-team"
+
+  validation {
+    condition     = length(var.owner) > 0
+    error_message = "owner must not be empty: name the team that owns the stack."
+  }
+}
+
+variable "lambda_artifacts" {
+  description = "Deployment zips from `make package` (dist/artifacts.tfvars.json): function key -> zip path and base64 SHA-256."
+  type = map(object({
+    zip_path = string
+    sha256   = string
+  }))
+
+  validation {
+    condition     = toset(keys(var.lambda_artifacts)) == toset(["api", "authorizer", "worker"])
+    error_message = "lambda_artifacts must have exactly the keys api, authorizer and worker: pass -var-file=dist/artifacts.tfvars.json after 'make package'."
+  }
+}
+
+variable "enable_test_job_types" {
+  description = "Enable the test job types `fail` and `sleep` (ENABLE_TEST_JOB_TYPES); never in prod."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.enable_test_job_types && var.environment == "prod")
+    error_message = "enable_test_job_types must be false in prod: the test job types exist only in local and dev."
+  }
+}
+
+variable "service_version" {
+  description = "Version reported by GET /health (SERVICE_VERSION), e.g. the git commit CI deploys."
+  type        = string
+  default     = "0.1.0"
+}
+
+variable "log_level" {
+  description = "Log level of every function (LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "api_timeout_seconds" {
+  description = "Timeout of the api function (API Gateway gives up after 30 s)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.api_timeout_seconds >= 1 && var.api_timeout_seconds <= 29
+    error_message = "api_timeout_seconds must be between 1 and 29 (the HTTP API integration timeout is 30 s)."
+  }
+}
+
+variable "authorizer_timeout_seconds" {
+  description = "Timeout of the authorizer function."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.authorizer_timeout_seconds >= 1 && var.authorizer_timeout_seconds <= 10
+    error_message = "authorizer_timeout_seconds must be between 1 and 10 (authorizers must answer fast)."
+  }
+}
+
+variable "worker_timeout_seconds" {
+  description = "Timeout of the worker function; the queue's visibility timeout must be at least 6 x this."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.worker_timeout_seconds >= 1 && var.worker_timeout_seconds <= 900
+    error_message = "worker_timeout_seconds must be between 1 and 900."
+  }
+}
+
+variable "memory_mb" {
+  description = "Memory of each function in MB (CPU scales with memory)."
+  type = object({
+    api        = optional(number, 512)
+    authorizer = optional(number, 256)
+    worker     = optional(number, 512)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for m in values(var.memory_mb) : m >= 128 && m <= 10240])
+    error_message = "Each memory_mb value must be between 128 and 10240."
+  }
+}
+
+variable "worker_reserved_concurrency" {
+  description = "Reserved concurrency of the worker: caps parallel writers on the jobs table (-1: unreserved)."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.worker_reserved_concurrency >= -1
+    error_message = "worker_reserved_concurrency must be -1 (unreserved) or >= 0."
+  }
+}
+
+variable "queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the jobs queue: at least 6 x worker_timeout_seconds (AWS guidance for Lambda consumers)."
+  type        = number
+  default     = 180
+
+  validation {
+    condition     = var.queue_visibility_timeout_seconds >= 6 * var.worker_timeout_seconds && var.queue_visibility_timeout_seconds <= 43200
+    error_message = "queue_visibility_timeout_seconds must be >= 6 x worker_timeout_seconds (and <= 43200): raise it or lower worker_timeout_seconds."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives of a job message before SQS moves it to the DLQ (redrive maxReceiveCount; also the worker's MAX_RECEIVE_COUNT)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 3 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be between 3 and 1000: fewer would dead-letter jobs on transient errors."
+  }
+}
+
+variable "create_redrive_allow_policy" {
+  description = "Restrict the DLQ to the jobs queue as its only source. Keep true on AWS; only the emulator (local) turns it off."
+  type        = bool
+  default     = true
+}
+
+variable "worker_batch_size" {
+  description = "Messages per worker invocation (SQS event source mapping batch size)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.worker_batch_size >= 1 && var.worker_batch_size <= 10
+    error_message = "worker_batch_size must be between 1 and 10 (larger batches need a batching window and risk long invocations)."
+  }
+}
+
+variable "worker_batching_window_seconds" {
+  description = "How long the event source mapping gathers messages before invoking the worker (0: at once)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.worker_batching_window_seconds >= 0 && var.worker_batching_window_seconds <= 300
+    error_message = "worker_batching_window_seconds must be between 0 and 300."
+  }
+}
+
+variable "pipe_batch_size" {
+  description = "Stream records per outbox pipe batch (1-10: one SendMessageBatch)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.pipe_batch_size >= 1 && var.pipe_batch_size <= 10
+    error_message = "pipe_batch_size must be between 1 and 10."
+  }
+}
+
+variable "job_retention_days" {
+  description = "Days after creation when a job expires (TTL; JOB_RETENTION_DAYS)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.job_retention_days >= 1 && var.job_retention_days <= 365
+    error_message = "job_retention_days must be between 1 and 365."
+  }
+}
+
+variable "session_default_ttl_seconds" {
+  description = "Session lifetime when a request gives none (SESSION_DEFAULT_TTL_SECONDS)."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.session_default_ttl_seconds >= 60 && var.session_default_ttl_seconds <= 2592000
+    error_message = "session_default_ttl_seconds must be between 60 and 2592000 (30 days)."
+  }
+}
+
+variable "deletion_protection" {
+  description = "DynamoDB deletion protection on every table (must be true in prod)."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.deletion_protection || var.environment != "prod"
+    error_message = "deletion_protection must be true in prod."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group (functions and API access logs)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before the environment's CMK is deleted after destroy."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be between 7 and 30."
+  }
+}
+
+variable "authorizer_result_ttl_seconds" {
+  description = "How long API Gateway caches an authorizer decision per API key (0: no cache; a revoked key works at most this long)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.authorizer_result_ttl_seconds >= 0 && var.authorizer_result_ttl_seconds <= 3600
+    error_message = "authorizer_result_ttl_seconds must be between 0 and 3600."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "API stage burst limit (requests)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1
+    error_message = "api_throttling_burst_limit must be >= 1."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "API stage steady-state rate limit (requests per second)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.api_throttling_rate_limit >= 1
+    error_message = "api_throttling_rate_limit must be >= 1."
+  }
+}
+
+variable "lambda_log_format" {
+  description = "Lambda log format of every function: JSON (Lambda's structured logs with level filtering) or Text. Keep JSON on AWS; the emulator (local) does not store Lambda logging config."
+  type        = string
+  default     = "JSON"
+
+  validation {
+    condition     = contains(["JSON", "Text"], var.lambda_log_format)
+    error_message = "lambda_log_format must be JSON or Text."
+  }
+}
