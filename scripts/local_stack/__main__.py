@@ -116,11 +116,13 @@ class LocalStack:
                 log_gateway,
             )
         )
-        for function_name in self.outputs["function_names"].values():
-            for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)[
-                "EventSourceMappings"
-            ]:
-                self.pollers.append(QueuePoller(sqs, mapping, self.invoke, log_gateway))
+        # Every queue -> function mapping of this stack's functions (moto ignores the
+        # FunctionName filter, so match the ARNs here).
+        functions = set(self.outputs["function_names"].values())
+        for page in lambda_client.get_paginator("list_event_source_mappings").paginate():
+            for mapping in page["EventSourceMappings"]:
+                if mapping["FunctionArn"].rsplit(":", 1)[1] in functions:
+                    self.pollers.append(QueuePoller(sqs, mapping, self.invoke, log_gateway))
         for poller in self.pollers:
             poller.start()
         routes = ", ".join(sorted(r.route_key for r in config.routes))

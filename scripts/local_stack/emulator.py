@@ -18,6 +18,12 @@ Patches (applied in this process only, never in tests that import moto in-proces
 - SQS ``Queue.add_message`` only appends the message (keeping moto's FIFO de-duplication
   and the lock/notify that wakes long polls); it never invokes Lambda event source
   mappings (moto would start Docker). The local stack's own poller runs the worker.
+- DynamoDB ``transact_write_items``: moto rolls a cancelled transaction back by swapping
+  in a deep copy of each table taken before it, which orphans the table's stream shard
+  (open shard iterators never see another record) and keeps stream records of writes
+  that never happened. AWS writes no stream record for a cancelled transaction. The
+  patch puts the original shard back on the restored table and drops the records the
+  cancelled transaction added.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ _PARENT_POLL_SECONDS = 1.0
 
 
 def apply_patches() -> None:
-    """Patch moto's SQS model (idempotent)."""
+    """Patch moto's SQS and DynamoDB models (idempotent)."""
+    _patch_dynamodb_transactions()
     from moto.sqs import models as sqs_models  # noqa: PLC0415 - moto loads only in the child
 
     queue_cls: Any = sqs_models.Queue
@@ -75,6 +82,49 @@ def apply_patches() -> None:
     queue_cls.attributes = property(attributes)
     queue_cls.add_message = add_message
     queue_cls._jobs_platform_patched = True
+
+
+def _patch_dynamodb_transactions() -> None:
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+
+    backend_cls: Any = DynamoDBBackend
+    if getattr(backend_cls, "_jobs_platform_patched", False):
+        return
+    original = backend_cls.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: Any, *args: Any, **kwargs: Any) -> Any:
+        before = {
+            name: (table, table.stream_shard, len(table.stream_shard.items))
+            for name, table in self.tables.items()
+            if table.stream_shard is not None
+        }
+        try:
+            return original(self, transact_items, *args, **kwargs)
+        finally:
+            touched = [
+                body.get("Key") or body.get("Item") or {}
+                for op in transact_items
+                for body in op.values()
+                if isinstance(body, dict)
+            ]
+            for name, (table, shard, length) in before.items():
+                restored = self.tables.get(name)
+                if restored is None or restored is table:
+                    continue  # committed, or not rolled back
+                added = [record.to_json()["dynamodb"]["Keys"] for record in shard.items[length:]]
+                # Drop the cancelled writes' records only when nothing else was written
+                # meanwhile (a shorter list keeps sequence numbers consistent); otherwise
+                # they stay, and the worker acks a job that does not exist.
+                if all(
+                    any(all(item.get(k) == v for k, v in keys.items()) for item in touched)
+                    for keys in added
+                ):
+                    del shard.items[length:]
+                shard.table = restored
+                restored.stream_shard = shard
+
+    backend_cls.transact_write_items = transact_write_items
+    backend_cls._jobs_platform_patched = True
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

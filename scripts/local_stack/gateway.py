@@ -66,30 +66,34 @@ class ApiConfig:
         integrations = {
             i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api_id)["Items"]
         }
-        authorizers = {
-            a["AuthorizerId"]: Authorizer(
-                authorizer_id=a["AuthorizerId"],
-                function_name=function_name_from_uri(a["AuthorizerUri"]),
-                identity_sources=tuple(a.get("IdentitySource", [])),
-                simple_responses=bool(a.get("EnableSimpleResponses")),
-                ttl_seconds=int(a.get("AuthorizerResultTtlInSeconds", 0)),
-            )
-            for a in apigw.get_authorizers(ApiId=api_id)["Items"]
-        }
+        # moto has no GetAuthorizers (list); each route names its authorizer's id.
+        authorizers: dict[str, Authorizer] = {}
+
+        def authorizer(authorizer_id: str) -> Authorizer:
+            if authorizer_id not in authorizers:
+                a = apigw.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
+                authorizers[authorizer_id] = Authorizer(
+                    authorizer_id=a["AuthorizerId"],
+                    function_name=function_name_from_uri(a["AuthorizerUri"]),
+                    identity_sources=tuple(a.get("IdentitySource", [])),
+                    simple_responses=bool(a.get("EnableSimpleResponses")),
+                    ttl_seconds=int(a.get("AuthorizerResultTtlInSeconds", 0)),
+                )
+            return authorizers[authorizer_id]
+
         routes = []
         for item in apigw.get_routes(ApiId=api_id)["Items"]:
             target = item.get("Target", "")
             if not target.startswith("integrations/"):
                 raise ValueError(f"route {item['RouteKey']} has no integration target")
             integration = integrations[target.removeprefix("integrations/")]
-            authorizer = None
-            if item.get("AuthorizationType") == "CUSTOM":
-                authorizer = authorizers[item["AuthorizerId"]]
             routes.append(
                 make_route(
                     item["RouteKey"],
                     function_name_from_uri(integration["IntegrationUri"]),
-                    authorizer,
+                    authorizer(item["AuthorizerId"])
+                    if item.get("AuthorizationType") == "CUSTOM"
+                    else None,
                 )
             )
         config = cls(api_id=api_id, routes=routes)

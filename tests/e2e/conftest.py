@@ -112,6 +112,16 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    existing = os.environ.get("E2E_STACK_STATE_DIR")
+    if existing:
+        # Developer loop: drive an already running `make local` (its state dir).
+        state_dir = Path(existing)
+        details = json.loads((state_dir / "emulator.json").read_text())
+        stack_file = json.loads((state_dir / "stack.json").read_text())
+        yield Stack(stack_file["base_url"], stack_file["api_key"],
+                    details["emulator_endpoint"], details["outputs"], state_dir,
+                    subprocess.Popen(["true"]))  # fmt: skip
+        return
     state_dir = tmp_path_factory.mktemp("local-stack")
     artifacts = REPO_ROOT / "dist" / "artifacts.tfvars.json"
     if not artifacts.exists():
