@@ -35,13 +35,14 @@ smoke: venv ## Smoke-test an environment (local stack by default: reads .local/s
 	$(PY) -m scripts.smoke $(if $(BASE_URL),--base-url $(BASE_URL))
 
 test: package ## Run every test (unit, functional, contract, terraform, e2e)
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:benchmark -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: venv ## Static checks: ruff, mypy, terraform fmt
+lint: venv ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
 	$(VENV)/bin/ruff check lambdas scripts tests
 	$(VENV)/bin/ruff format --check lambdas scripts tests
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
+	scripts/lint-security
 
 fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff format lambdas scripts tests

@@ -287,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest.write_text(json.dumps(tfvars(artifacts), indent=2, sort_keys=True) + "\n")
     for a in artifacts:
         print(f"{a.function:<11} {a.size / 1024:>8.1f} KiB  sha256 {a.sha256_hex}  {a.path.name}")
-    print(f"wrote {manifest.relative_to(REPO_ROOT) if manifest.is_relative_to(REPO_ROOT) else manifest}")
+    shown = manifest.relative_to(REPO_ROOT) if manifest.is_relative_to(REPO_ROOT) else manifest
+    print(f"wrote {shown}")
     return 0
 
 

@@ -63,8 +63,8 @@ def run(base_url: str, api_key: str, timeout: float, echo: Any = print) -> None:
     base_url = base_url.rstrip("/")
 
     status, _, body = request("GET", f"{base_url}/health")
-    expect(status == 200 and isinstance(body, dict) and body.get("status") == "ok",
-           f"GET /health: expected 200 {{'status': 'ok'}}, got {status} {body!r}")  # fmt: skip
+    healthy = status == 200 and isinstance(body, dict) and body.get("status") == "ok"
+    expect(healthy, f"GET /health: expected 200 {{'status': 'ok'}}, got {status} {body!r}")
     echo(f"ok   health (version {body.get('version')})")
 
     status, _, body = request("GET", f"{base_url}/v1/jobs")
@@ -77,8 +77,8 @@ def run(base_url: str, api_key: str, timeout: float, echo: Any = print) -> None:
     )
     expect(status == 202, f"POST /v1/jobs: expected 202, got {status} {job!r}")
     expect(isinstance(job, dict) and "job_id" in job, f"POST /v1/jobs: no job_id in {job!r}")
-    expect(headers.get("location") == f"/v1/jobs/{job['job_id']}",
-           f"POST /v1/jobs: Location {headers.get('location')!r} does not name the job")  # fmt: skip
+    location = headers.get("location")
+    expect(location == f"/v1/jobs/{job['job_id']}", f"POST /v1/jobs: bad Location {location!r}")
     expect("x-request-id" in headers, "POST /v1/jobs: response has no x-request-id")
     echo(f"ok   submitted echo job {job['job_id']}")
 

@@ -22,6 +22,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
+
+from scripts.api_keys import create_api_key
+from scripts.local_stack.emulator import EmulatorProcess
+from scripts.local_stack.gateway import ApiConfig, Gateway, serve
+from scripts.local_stack.pollers import PipePoller, QueuePoller
+from scripts.local_stack.runtime import FunctionRuntime
+from scripts.local_stack.terraform import LocalTerraform, local_env
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TENANT = "local"
 REGION = "us-east-1"
@@ -48,9 +57,6 @@ class LocalStack:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
-        from scripts.local_stack.emulator import EmulatorProcess
-        from scripts.local_stack.terraform import LocalTerraform, local_env
-
         started = time.monotonic()
         self.logs.mkdir(parents=True, exist_ok=True)
         self.emulator = EmulatorProcess(log_path=self.logs / "emulator.log")
@@ -88,14 +94,9 @@ class LocalStack:
 
     # -- what Terraform declared -------------------------------------------------------
     def _client(self, service: str) -> Any:
-        import boto3
-
         return boto3.client(service, region_name=REGION, endpoint_url=self.emulator.endpoint)
 
     def _run_declared_platform(self) -> None:
-        from scripts.local_stack.gateway import ApiConfig, Gateway, serve
-        from scripts.local_stack.pollers import PipePoller, QueuePoller
-
         gateway_log = (self.logs / "gateway.log").open("a", encoding="utf-8", buffering=1)
 
         def log_gateway(message: str) -> None:
@@ -133,8 +134,6 @@ class LocalStack:
         return self._runtime(function_name).invoke(event)
 
     def _runtime(self, function_name: str) -> Any:
-        from scripts.local_stack.runtime import FunctionRuntime
-
         with self.runtimes_lock:
             runtime = self.runtimes.get(function_name)
             if runtime is None:
@@ -148,7 +147,7 @@ class LocalStack:
                     "AWS_REGION": REGION,
                     "AWS_DEFAULT_REGION": REGION,
                     "AWS_ACCESS_KEY_ID": "test",
-                    "AWS_SECRET_ACCESS_KEY": "test",  # noqa: S105 - the emulator's fake key
+                    "AWS_SECRET_ACCESS_KEY": "test",
                     "AWS_ENDPOINT_URL": self.emulator.endpoint,
                     **configuration.get("Environment", {}).get("Variables", {}),
                 }
@@ -164,8 +163,6 @@ class LocalStack:
             return runtime
 
     def _mint_api_key(self) -> str:
-        from scripts.api_keys import create_api_key
-
         plain_key, _key_id = create_api_key(
             self.outputs["api_keys_table_name"], LOCAL_TENANT, "local stack", 10_000
         )
@@ -190,7 +187,9 @@ def claim_state_dir(state_dir: Path) -> None:
         except (ValueError, ProcessLookupError):
             log(f"clearing state left by a stopped run (pid file {pid_file})")
         except PermissionError:
-            raise SystemExit(f"error: a local stack owned by another user uses {state_dir}") from None
+            raise SystemExit(
+                f"error: a local stack owned by another user uses {state_dir}"
+            ) from None
         else:
             raise SystemExit(
                 f"error: a local stack is already running (pid {pid}, state {state_dir}); "
@@ -210,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         help="HTTP port on 127.0.0.1 (0 picks a free one; default $PORT or 8080)",
     )
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local")
-    parser.add_argument("--artifacts", type=Path, default=REPO_ROOT / "dist" / "artifacts.tfvars.json")
+    parser.add_argument(
+        "--artifacts", type=Path, default=REPO_ROOT / "dist" / "artifacts.tfvars.json"
+    )
     args = parser.parse_args(argv)
     if not args.artifacts.exists():
         print(f"error: {args.artifacts} is missing: run 'make package' first", file=sys.stderr)
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             stopping.wait(1)
     except KeyboardInterrupt:
         pass
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any start-up failure: say so, point at the logs
         print(f"error: the local stack failed to start: {exc}", file=sys.stderr)
         print(f"       see the logs in {stack.logs}/", file=sys.stderr)
         return 1

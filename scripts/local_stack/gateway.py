@@ -138,9 +138,9 @@ def make_route(route_key: str, function_name: str, authorizer: Authorizer | None
     regex, literals = "", 0
     for segment in template.strip("/").split("/"):
         if segment.endswith("+}"):
-            regex += r"/(?P<%s>.+)" % re.escape(segment[1:-2])
+            regex += rf"/(?P<{segment[1:-2]}>.+)"
         elif segment.startswith("{") and segment.endswith("}"):
-            regex += r"/(?P<%s>[^/]+)" % segment[1:-1]
+            regex += rf"/(?P<{segment[1:-1]}>[^/]+)"
         else:
             regex += "/" + re.escape(segment)
             literals += 1
@@ -373,11 +373,15 @@ def authorizer_event(event: dict[str, Any], identity: list[str]) -> dict[str, An
 def map_response(result: Any) -> GatewayResponse:
     """Payload format 2.0 response mapping (including the 'inferred' format)."""
     if not (isinstance(result, dict) and "statusCode" in result):
-        return GatewayResponse(200, {"content-type": "application/json"}, json.dumps(result).encode())
+        return GatewayResponse(
+            200, {"content-type": "application/json"}, json.dumps(result).encode()
+        )
     headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    return GatewayResponse(int(result["statusCode"]), headers, data, list(result.get("cookies") or []))
+    return GatewayResponse(
+        int(result["statusCode"]), headers, data, list(result.get("cookies") or [])
+    )
 
 
 def serve(gateway: Gateway, port: int) -> ThreadingHTTPServer:
@@ -411,7 +415,7 @@ def serve(gateway: Gateway, port: int) -> ThreadingHTTPServer:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _any
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             gateway.log(f"{self.address_string()} {format % args}")
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

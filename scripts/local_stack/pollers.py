@@ -116,15 +116,17 @@ class PipePoller(StoppableThread):
         delivered = 0
         for shard_id, iterator in list(self.iterators.items()):
             page = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
-            for record in page["Records"]:
-                record = json.loads(json.dumps(record, default=_json_default))
+            for raw in page["Records"]:
+                record = json.loads(json.dumps(raw, default=_json_default))
                 record.setdefault("eventSourceARN", self.stream_arn)
                 if not self.accepts(record):
                     self.filtered += 1
                     continue
                 while not self.stopping.is_set():
                     try:
-                        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(record))
+                        self.sqs.send_message(
+                            QueueUrl=self.queue_url, MessageBody=json.dumps(record)
+                        )
                         break
                     except Exception as exc:  # noqa: BLE001 - a pipe retries its target
                         self.log(f"pipe: send to target failed, retrying: {exc}")

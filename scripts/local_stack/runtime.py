@@ -87,9 +87,7 @@ class FunctionRuntime:
         self.cold_starts += 1
         self._responses = []
         assert process.stdout is not None
-        threading.Thread(
-            target=self._read_responses, args=(process.stdout,), daemon=True
-        ).start()
+        threading.Thread(target=self._read_responses, args=(process.stdout,), daemon=True).start()
         return process
 
     def _read_responses(self, stream: IO[str]) -> None:
@@ -111,8 +109,14 @@ class FunctionRuntime:
             assert process.stdin is not None
             try:
                 process.stdin.write(
-                    json.dumps({"request_id": request_id, "deadline_epoch_ms": int(
-                        (time.time() + self.timeout_seconds) * 1000), "event": event}) + "\n"
+                    json.dumps(
+                        {
+                            "request_id": request_id,
+                            "deadline_epoch_ms": int((time.time() + self.timeout_seconds) * 1000),
+                            "event": event,
+                        }
+                    )
+                    + "\n"
                 )
                 process.stdin.flush()
             except (BrokenPipeError, OSError) as exc:

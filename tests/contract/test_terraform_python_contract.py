@@ -13,9 +13,9 @@ from typing import Any
 
 import hcl2
 import pytest
+from scripts import package
 
 from jobs_platform import config, schema
-from scripts import package
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,7 +88,11 @@ def test_env_vars_terraform_sets_are_those_the_handler_reads(function: str) -> N
 
 @pytest.mark.parametrize(
     ("table", "expected"),
-    [("jobs", schema.JOBS_TABLE), ("sessions", schema.SESSIONS_TABLE), ("api-keys", schema.API_KEYS_TABLE)],
+    [
+        ("jobs", schema.JOBS_TABLE),
+        ("sessions", schema.SESSIONS_TABLE),
+        ("api-keys", schema.API_KEYS_TABLE),
+    ],
 )
 def test_table_key_schema_matches_the_code(table: str, expected: schema.TableSchema) -> None:
     declared = root_locals()["tables"][table]

@@ -27,7 +27,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 420
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every e2e test shares one stack, so all of them run in one xdist worker."""
     here = Path(__file__).parent

@@ -56,7 +56,7 @@ def test_submit_echo_job_succeeds_through_stream_pipe_queue_worker(stack: Stack)
     assert done["result"] == payload
     assert done["attempts"] == 1
     # The only way there: the worker ran it from the queue, fed by the pipe.
-    worker_log = (stack.state_dir / "logs" / f"{stack.outputs['function_names']['worker']}.log")
+    worker_log = stack.state_dir / "logs" / f"{stack.outputs['function_names']['worker']}.log"
     assert job["job_id"] in worker_log.read_text()
 
 
@@ -170,7 +170,10 @@ def test_list_jobs_filters_by_status(stack: Stack) -> None:
     job = stack.submit("echo", {}, api_key=key).json()
     stack.wait_for_job(job["job_id"], {"succeeded"}, api_key=key)
     response = requests.get(
-        stack.url("/v1/jobs"), params={"status": "succeeded"}, headers=stack.headers(key), timeout=10
+        stack.url("/v1/jobs"),
+        params={"status": "succeeded"},
+        headers=stack.headers(key),
+        timeout=10,
     )
     assert [i["job_id"] for i in response.json()["items"]] == [job["job_id"]]
     response = requests.get(

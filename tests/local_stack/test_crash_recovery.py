@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from scripts.local_stack.__main__ import claim_state_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,8 +54,9 @@ def test_function_environment_exits_when_the_stack_is_killed(tmp_path: Path) -> 
                 import time
                 from pathlib import Path
                 from scripts.local_stack.runtime import FunctionRuntime
+                log = Path({str(tmp_path)!r}) / "fn.log"
                 fn = FunctionRuntime("fn", "tests.local_stack.fake_handlers.env",
-                                     {{"PATH": "/usr/bin:/bin"}}, 5, 128, Path({str(tmp_path)!r}) / "fn.log")
+                                     {{"PATH": "/usr/bin:/bin"}}, 5, 128, log)
                 print(fn.invoke({{"name": "PATH"}})["pid"], flush=True)
                 time.sleep(60)
                 """
@@ -76,7 +76,11 @@ def test_function_environment_exits_when_the_stack_is_killed(tmp_path: Path) -> 
     # Then the function environment notices and exits by itself
     deadline = time.monotonic() + 5
     while Path(f"/proc/{child_pid}").exists():
-        status = Path(f"/proc/{child_pid}/status").read_text() if Path(f"/proc/{child_pid}/status").exists() else ""
+        status = (
+            Path(f"/proc/{child_pid}/status").read_text()
+            if Path(f"/proc/{child_pid}/status").exists()
+            else ""
+        )
         if "State:\tZ" in status:
             break  # exited; only waiting to be reaped by init
         assert time.monotonic() < deadline, "function environment outlived its stack"

@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from scripts.local_stack.emulator import EmulatorProcess
 
 

@@ -6,7 +6,6 @@ import base64
 from typing import Any
 
 import pytest
-
 from scripts.local_stack.gateway import (
     ApiConfig,
     Authorizer,
@@ -172,4 +171,9 @@ def test_partial_batch_response_rules(result: Any, expected: set[str]) -> None:
 
 
 def test_without_report_batch_item_failures_a_returned_value_never_fails_items() -> None:
-    assert poller(report_failures=False).failed_ids({"batchItemFailures": [{"itemIdentifier": "m1"}]}, {"m1"}) == set()
+    assert (
+        poller(report_failures=False).failed_ids(
+            {"batchItemFailures": [{"itemIdentifier": "m1"}]}, {"m1"}
+        )
+        == set()
+    )

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from scripts import package
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +24,9 @@ def first_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     return out, build(out)
 
 
-def test_two_builds_are_byte_identical(first_build: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+def test_two_builds_are_byte_identical(
+    first_build: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     _, first = first_build
     assert build(tmp_path) == first
     assert set(first) == {"api", "authorizer", "worker"}
@@ -53,7 +54,9 @@ def names(path: Path) -> list[str]:
         return archive.namelist()
 
 
-def test_zips_vendor_lambda_platform_wheels_and_never_boto3(first_build: tuple[Path, dict[str, str]]) -> None:
+def test_zips_vendor_lambda_platform_wheels_and_never_boto3(
+    first_build: tuple[Path, dict[str, str]],
+) -> None:
     out, _ = first_build
     api = names(out / "lambda" / "api.zip")
     authorizer = names(out / "lambda" / "authorizer.zip")
@@ -65,7 +68,9 @@ def test_zips_vendor_lambda_platform_wheels_and_never_boto3(first_build: tuple[P
     assert "jobs_platform/handlers/api.py" not in authorizer
 
 
-def test_zip_entries_have_fixed_timestamps_and_modes(first_build: tuple[Path, dict[str, str]]) -> None:
+def test_zip_entries_have_fixed_timestamps_and_modes(
+    first_build: tuple[Path, dict[str, str]],
+) -> None:
     out, _ = first_build
     with zipfile.ZipFile(out / "lambda" / "worker.zip") as archive:
         infos = archive.infolist()
