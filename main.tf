@@ -47,9 +47,16 @@ locals {
       }
       policy_statements = [
         {
+          # Job create is one TransactWriteItems (IAM authorises each item: PutItem for
+          # the job and idempotency record, UpdateItem for the quota counter).
           sid       = "JobsTable"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
-          resources = [module.table["jobs"].table_arn, "${module.table["jobs"].table_arn}/index/*"]
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+          resources = [module.table["jobs"].table_arn]
+        },
+        {
+          sid       = "JobsStatusIndex"
+          actions   = ["dynamodb:Query"]
+          resources = ["${module.table["jobs"].table_arn}/index/status-index"]
         },
         {
           sid       = "SessionsTable"

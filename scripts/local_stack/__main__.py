@@ -59,6 +59,7 @@ class LocalStack:
     def start(self) -> None:
         started = time.monotonic()
         self.logs.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "calls").mkdir(exist_ok=True)
         self.emulator = EmulatorProcess(log_path=self.logs / "emulator.log")
         self.emulator.__enter__()
         log(f"emulator ready at {self.emulator.endpoint} ({time.monotonic() - started:.1f}s)")
@@ -115,6 +116,7 @@ class LocalStack:
                 sqs,
                 self.outputs["pipe_name"],
                 log_gateway,
+                record=self.call_recorder(f"pipe:{self.outputs['pipe_name']}"),
             )
         )
         # Every queue -> function mapping of this stack's functions (moto ignores the
@@ -122,13 +124,32 @@ class LocalStack:
         functions = set(self.outputs["function_names"].values())
         for page in lambda_client.get_paginator("list_event_source_mappings").paginate():
             for mapping in page["EventSourceMappings"]:
-                if mapping["FunctionArn"].rsplit(":", 1)[1] in functions:
-                    self.pollers.append(QueuePoller(sqs, mapping, self.invoke, log_gateway))
+                function_name = mapping["FunctionArn"].rsplit(":", 1)[1]
+                if function_name in functions:
+                    record = self.call_recorder(function_name)
+                    self.pollers.append(
+                        QueuePoller(sqs, mapping, self.invoke, log_gateway, record=record)
+                    )
         for poller in self.pollers:
             poller.start()
         routes = ", ".join(sorted(r.route_key for r in config.routes))
         log(f"routes: {routes}")
         log(f"pollers: {', '.join(p.name for p in self.pollers)}")
+
+    def call_log(self, principal: str) -> Path:
+        """Where the AWS calls made with a principal's role are recorded (the IAM audit)."""
+        return self.state_dir / "calls" / f"{principal.replace(':', '-')}.jsonl"
+
+    def call_recorder(self, principal: str) -> Any:
+        path = self.call_log(principal)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = threading.Lock()
+
+        def record(action: str, resource: str) -> None:
+            with lock, path.open("a", encoding="utf-8") as log:
+                log.write(json.dumps({"action": action, "resource": resource}) + "\n")
+
+        return record
 
     def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
         return self._runtime(function_name).invoke(event)
@@ -158,6 +179,7 @@ class LocalStack:
                     timeout_seconds=int(configuration.get("Timeout", 3)),
                     memory_mb=int(configuration.get("MemorySize", 128)),
                     log_path=self.logs / f"{function_name}.log",
+                    call_log_path=self.call_log(function_name),
                 )
                 self.runtimes[function_name] = runtime
             return runtime
@@ -197,6 +219,8 @@ def claim_state_dir(state_dir: Path) -> None:
             )
     for stale in ("stack.json", "emulator.json"):
         (state_dir / stale).unlink(missing_ok=True)
+    for call_log in (state_dir / "calls").glob("*.jsonl"):
+        call_log.unlink()  # the IAM audit describes one run
     pid_file.write_text(f"{os.getpid()}\n")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -63,11 +64,20 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+Recorder = Callable[[str, str], None]  # (IAM action, resource ARN) made with the role
+
+
+def _ignore(_action: str, _resource: str) -> None:
+    pass
+
+
 class StoppableThread(threading.Thread):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, record: Recorder | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.stopping = threading.Event()
         self.errors: list[str] = []
+        # The calls AWS makes with the pipe's / function's role, for the IAM audit.
+        self.record: Recorder = record or _ignore
 
     def stop(self) -> None:
         self.stopping.set()
@@ -75,8 +85,16 @@ class StoppableThread(threading.Thread):
 
 
 class PipePoller(StoppableThread):
-    def __init__(self, pipes: Any, streams: Any, sqs: Any, pipe_name: str, log: Any) -> None:
-        super().__init__(name=f"pipe:{pipe_name}")
+    def __init__(
+        self,
+        pipes: Any,
+        streams: Any,
+        sqs: Any,
+        pipe_name: str,
+        log: Any,
+        record: Recorder | None = None,
+    ) -> None:
+        super().__init__(name=f"pipe:{pipe_name}", record=record)
         pipe = pipes.describe_pipe(Name=pipe_name)
         self.log = log
         self.streams, self.sqs = streams, sqs
@@ -92,6 +110,7 @@ class PipePoller(StoppableThread):
         target = pipe["Target"]
         queue_name = target.rsplit(":", 1)[1]
         self.queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        self.queue_arn = target
         self.iterators: dict[str, str] = {}
         self.passed = 0
         self.filtered = 0
@@ -99,10 +118,12 @@ class PipePoller(StoppableThread):
         self._refresh_shards()
 
     def _refresh_shards(self) -> None:
+        self.record("dynamodb:DescribeStream", self.stream_arn)
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description["Shards"]:
             shard_id = shard["ShardId"]
             if shard_id not in self.iterators:
+                self.record("dynamodb:GetShardIterator", self.stream_arn)
                 self.iterators[shard_id] = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn,
                     ShardId=shard_id,
@@ -115,6 +136,7 @@ class PipePoller(StoppableThread):
     def poll_once(self) -> int:
         delivered = 0
         for shard_id, iterator in list(self.iterators.items()):
+            self.record("dynamodb:GetRecords", self.stream_arn)
             page = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             for raw in page["Records"]:
                 record = json.loads(json.dumps(raw, default=_json_default))
@@ -124,6 +146,7 @@ class PipePoller(StoppableThread):
                     continue
                 while not self.stopping.is_set():
                     try:
+                        self.record("sqs:SendMessage", self.queue_arn)
                         self.sqs.send_message(
                             QueueUrl=self.queue_url, MessageBody=json.dumps(record)
                         )
@@ -152,8 +175,15 @@ class PipePoller(StoppableThread):
 
 
 class QueuePoller(StoppableThread):
-    def __init__(self, sqs: Any, mapping: dict[str, Any], invoke: Any, log: Any) -> None:
-        super().__init__(name=f"esm:{mapping['UUID']}")
+    def __init__(
+        self,
+        sqs: Any,
+        mapping: dict[str, Any],
+        invoke: Any,
+        log: Any,
+        record: Recorder | None = None,
+    ) -> None:
+        super().__init__(name=f"esm:{mapping['UUID']}", record=record)
         self.sqs, self.invoke, self.log = sqs, invoke, log
         self.function_name = mapping["FunctionArn"].rsplit(":", 1)[1]
         self.queue_arn = mapping["EventSourceArn"]
@@ -168,6 +198,7 @@ class QueuePoller(StoppableThread):
         messages: list[dict[str, Any]] = []
         deadline = time.monotonic() + self.window_seconds
         while len(messages) < self.batch_size and not self.stopping.is_set():
+            self.record("sqs:ReceiveMessage", self.queue_arn)
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
@@ -230,6 +261,7 @@ class QueuePoller(StoppableThread):
         failed = self.failed_ids(result, batch_ids)
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
+            self.record("sqs:DeleteMessage", self.queue_arn)
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[

@@ -29,6 +29,67 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOT = REPO_ROOT / "lambdas"
 
 
+CALL_LOG_ENV = "LOCAL_STACK_CALL_LOG"
+
+
+def resource_arn(service: str, params: dict[str, Any], region: str) -> str:
+    """The ARN an API call acts on, as IAM evaluates it (for the services we call)."""
+    account = "123456789012"
+    if service == "dynamodb" and "TableName" in params:
+        arn = f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
+        return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
+    if service == "sqs" and "QueueUrl" in params:
+        return f"arn:aws:sqs:{region}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[1]}"
+    if service == "secretsmanager" and "SecretId" in params:
+        return str(params["SecretId"])
+    return "*"
+
+
+# TransactWriteItems / TransactGetItems are authorised per item, as these actions.
+_TRANSACT_ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+
+
+def iam_calls(
+    service: str, operation: str, params: dict[str, Any], region: str
+) -> list[dict[str, str]]:
+    """The (IAM action, resource) pairs one API call needs."""
+    if service == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
+        return [
+            {
+                "action": f"dynamodb:{_TRANSACT_ITEM_ACTIONS[kind]}",
+                "resource": resource_arn(service, body, region),
+            }
+            for item in params.get("TransactItems", [])
+            for kind, body in item.items()
+        ]
+    if service == "sqs" and operation.endswith("Batch"):
+        operation = operation.removesuffix("Batch")
+    return [{"action": f"{service}:{operation}", "resource": resource_arn(service, params, region)}]
+
+
+def install_call_recorder(path: Path) -> None:
+    """Record every AWS API call the function makes (botocore event hook), one JSON line each."""
+    import boto3  # noqa: PLC0415 - only in the function's process, only when recording
+
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    log = path.open("a", encoding="utf-8", buffering=1)
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        service = model.service_model.signing_name
+        for call in iam_calls(service, model.name, params, region):
+            log.write(json.dumps(call) + "\n")
+
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
+
+
 class InvocationError(Exception):
     """The function raised, timed out or its environment died (Lambda's 'Unhandled')."""
 
@@ -49,7 +110,9 @@ class FunctionRuntime:
         timeout_seconds: int,
         memory_mb: int,
         log_path: Path,
+        call_log_path: Path | None = None,
     ) -> None:
+        self.call_log_path = call_log_path
         self.function_name = function_name
         self.handler = handler
         self.environment = environment
@@ -72,6 +135,8 @@ class FunctionRuntime:
             AWS_LAMBDA_FUNCTION_TIMEOUT=str(self.timeout_seconds),
             LOCAL_STACK_PARENT_PID=str(os.getpid()),
         )
+        if self.call_log_path is not None:
+            env[CALL_LOG_ENV] = str(self.call_log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("a", encoding="utf-8")
         process = subprocess.Popen(
@@ -196,6 +261,8 @@ def child_main(handler_path: str) -> int:
     parent_pid = int(os.environ.get("LOCAL_STACK_PARENT_PID", os.getppid()))
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
+    if os.environ.get(CALL_LOG_ENV):
+        install_call_recorder(Path(os.environ[CALL_LOG_ENV]))
     module_name, _, function_name = handler_path.rpartition(".")
     handler = getattr(importlib.import_module(module_name), function_name)
     for line in sys.stdin:

@@ -34,6 +34,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.xdist_group("e2e"))
+    # Audits of what the suite did (IAM least privilege) run after everything else.
+    items.sort(key=lambda item: item.get_closest_marker("after_all_e2e") is not None)
 
 
 @dataclass

@@ -59,7 +59,7 @@ data "aws_iam_policy_document" "this" {
     for_each = var.sqs_event_source == null ? [] : [var.sqs_event_source]
     content {
       sid       = "ConsumeEventSourceQueue"
-      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
       resources = [statement.value.queue_arn]
     }
   }
