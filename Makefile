@@ -38,19 +38,19 @@ test: package ## Run every test (unit, functional, contract, terraform, e2e)
 	$(PY) -m pytest -p no:benchmark -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
-	$(VENV)/bin/ruff check lambdas scripts tests
-	$(VENV)/bin/ruff format --check lambdas scripts tests
+	$(VENV)/bin/ruff check lambdas scripts tests benchmarks
+	$(VENV)/bin/ruff format --check lambdas scripts tests benchmarks
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
 	scripts/lint-security
 
 fmt: venv ## Format Python and Terraform
-	$(VENV)/bin/ruff format lambdas scripts tests
-	$(VENV)/bin/ruff check --fix lambdas scripts tests
+	$(VENV)/bin/ruff format lambdas scripts tests benchmarks
+	$(VENV)/bin/ruff check --fix lambdas scripts tests benchmarks
 	terraform fmt -recursive
 
 bench: package ## Run the benchmarks (ratios against a peer in the same run)
-	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,stddev,rounds $(PYTEST_ARGS)
 
 PLAN_FILE ?= dist/$(ENV).tfplan
 ARTIFACTS := dist/artifacts.tfvars.json
