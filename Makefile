@@ -37,16 +37,16 @@ smoke: venv ## Smoke-test an environment (local stack by default: reads .local/s
 test: package ## Run every test (unit, functional, contract, terraform, e2e)
 	$(PY) -m pytest -p no:benchmark -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: venv ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
-	$(VENV)/bin/ruff check lambdas scripts tests benchmarks
-	$(VENV)/bin/ruff format --check lambdas scripts tests benchmarks
+lint: package ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
+	$(VENV)/bin/ruff check lambdas scripts tests benchmarks policies
+	$(VENV)/bin/ruff format --check lambdas scripts tests benchmarks policies
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
 	scripts/lint-security
 
 fmt: venv ## Format Python and Terraform
-	$(VENV)/bin/ruff format lambdas scripts tests benchmarks
-	$(VENV)/bin/ruff check --fix lambdas scripts tests benchmarks
+	$(VENV)/bin/ruff format lambdas scripts tests benchmarks policies
+	$(VENV)/bin/ruff check --fix lambdas scripts tests benchmarks policies
 	terraform fmt -recursive
 
 bench: package ## Run the benchmarks (ratios against a peer in the same run)

@@ -5,6 +5,11 @@ locals {
   name_prefix    = "${var.project}-${var.environment}"
   kms_alias_name = "alias/${local.name_prefix}"
 
+  # The alarm topic's name and ARN, stated once: the CMK's key policy scopes the SNS
+  # grants to this topic, and the topic (monitoring module) is encrypted with that key.
+  alarm_topic_name = "${local.name_prefix}-alarms"
+  alarm_topic_arn  = "arn:${data.aws_partition.current.partition}:sns:${var.region}:${data.aws_caller_identity.current.account_id}:${local.alarm_topic_name}"
+
   # Extra tags on top of the provider's default_tags (project/environment/owner).
   tags = {
     stack = local.name_prefix
@@ -23,6 +28,10 @@ locals {
     "DELETE /v1/sessions/{session_id}" = { function = "api", authorized = true }
     "$default"                         = { function = "api", authorized = true }
   }
+
+  # docs/architecture.md "Edge": the header CloudFront adds with the origin-verify secret
+  # (the authorizer's ORIGIN_VERIFY_HEADER; a contract test compares both).
+  origin_verify_header = "x-origin-verify"
 
   # docs/architecture.md "Names" and "Environment variables": one entry per function.
   # Permissions are least privilege on the exact ARNs. No KMS statements for the tables:
@@ -73,15 +82,33 @@ locals {
       memory      = var.memory_mb.authorizer
       environment = {
         API_KEYS_TABLE_NAME = module.table["api-keys"].table_name
-        LOG_LEVEL           = var.log_level
+        # Always set (a fixed set of names): "" when the edge is off, so the authorizer
+        # skips the origin check (docs/architecture.md "Edge").
+        ORIGIN_VERIFY_SECRET_ARN = var.enable_edge ? module.edge[0].secretsmanager_secret_arn : ""
+        LOG_LEVEL                = var.log_level
       }
-      policy_statements = [
-        {
-          sid       = "ApiKeysTable"
-          actions   = ["dynamodb:GetItem"]
-          resources = [module.table["api-keys"].table_arn]
-        },
-      ]
+      policy_statements = concat(
+        [
+          {
+            sid       = "ApiKeysTable"
+            actions   = ["dynamodb:GetItem"]
+            resources = [module.table["api-keys"].table_arn]
+          },
+        ],
+        # Only with the edge: read the origin-verify secret (SSE-KMS with the stack's CMK).
+        var.enable_edge ? [
+          {
+            sid       = "OriginVerifySecret"
+            actions   = ["secretsmanager:GetSecretValue"]
+            resources = [module.edge[0].secretsmanager_secret_arn]
+          },
+          {
+            sid       = "DecryptOriginVerifySecret"
+            actions   = ["kms:Decrypt"]
+            resources = [aws_kms_key.this.arn]
+          },
+        ] : [],
+      )
       reserved_concurrency = -1
     }
     worker = {
@@ -136,8 +163,12 @@ locals {
   }
 }
 
-# One customer-managed key per environment: tables, queues and log groups.
+# One customer-managed key per environment (rotated yearly): tables, queues, log groups
+# and the alarm topic.
 data "aws_iam_policy_document" "kms" {
+  # checkov:skip=CKV_AWS_109:A KMS key policy's Resource "*" is this key only; the account-root statement is AWS's default key policy (IAM policies then grant use), without it the key becomes unmanageable.
+  # checkov:skip=CKV_AWS_111:Same key policy: Resource "*" means this key; the service statements are scoped by aws:SourceAccount and encryption-context conditions.
+  # checkov:skip=CKV_AWS_356:Same key policy: in a key policy Resource must be "*" (it can only refer to the key itself).
   statement {
     # The account's IAM policies decide who uses the key (the default key policy).
     sid       = "AccountAdministersKeyViaIam"
@@ -165,6 +196,32 @@ data "aws_iam_policy_document" "kms" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+    }
+  }
+
+  statement {
+    # CloudWatch alarms and AWS Budgets publish to the SSE-KMS alarm topic: SNS uses the
+    # key on the publisher's behalf, so the publishing services need the data key. Only
+    # for this account and only under the alarm topic's encryption context.
+    sid       = "AlarmPublishersUseKeyForAlarmTopic"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [local.alarm_topic_arn]
     }
   }
 }
@@ -196,6 +253,7 @@ module "table" {
   stream_view_type         = each.value.stream_view_type
   kms_key_arn              = aws_kms_key.this.arn
   deletion_protection      = var.deletion_protection
+  alarm_topic_arn          = module.monitoring.sns_topic_arn
   tags                     = local.tags
 }
 
@@ -214,6 +272,7 @@ module "queue" {
   max_receive_count           = var.max_receive_count
   kms_key_id                  = local.kms_alias_name
   create_redrive_allow_policy = var.create_redrive_allow_policy
+  alarm_topic_arn             = module.monitoring.sns_topic_arn
   tags                        = local.tags
 }
 
@@ -242,6 +301,7 @@ module "function" {
   }
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.this.arn
+  alarm_topic_arn    = module.monitoring.sns_topic_arn
   tags               = local.tags
 }
 
@@ -261,11 +321,13 @@ module "api" {
     invoke_arn    = module.function["authorizer"].function_invoke_arn
   }
   authorizer_result_ttl_seconds = var.authorizer_result_ttl_seconds
-  throttling_burst_limit        = var.api_throttling_burst_limit
-  throttling_rate_limit         = var.api_throttling_rate_limit
-  log_retention_days            = var.log_retention_days
-  kms_key_arn                   = aws_kms_key.this.arn
-  tags                          = local.tags
+  # With the edge on, every route (GET /health too) requires CloudFront's origin header.
+  origin_verify_header   = var.enable_edge ? local.origin_verify_header : null
+  throttling_burst_limit = var.api_throttling_burst_limit
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  log_retention_days     = var.log_retention_days
+  kms_key_arn            = aws_kms_key.this.arn
+  tags                   = local.tags
 }
 
 module "outbox" {
@@ -277,4 +339,63 @@ module "outbox" {
   batch_size        = var.pipe_batch_size
   kms_key_arn       = aws_kms_key.this.arn
   tags              = local.tags
+}
+
+# Alarm topic (SSE-KMS), the API and pipe alarms, and the environment's dashboard. The
+# table, queue and function modules create their own alarms on this topic.
+module "monitoring" {
+  source = "./terraform/modules/monitoring"
+
+  name                         = local.name_prefix
+  region                       = var.region
+  sns_topic_name               = local.alarm_topic_name
+  kms_key_arn                  = aws_kms_key.this.arn
+  alarm_email_endpoints        = var.alarm_email_endpoints
+  api                          = { id = module.api.api_id, stage = module.api.stage_name }
+  api_5xx_rate_alarm_threshold = var.api_5xx_rate_alarm_threshold
+  api_p99_latency_alarm_ms     = var.api_p99_latency_alarm_ms
+  pipe_name                    = "${local.name_prefix}-outbox"
+  function_names               = { for key in keys(local.functions) : key => "${local.name_prefix}-${key}" }
+  queues = {
+    jobs = { queue_name = "${local.name_prefix}-jobs", dlq_name = "${local.name_prefix}-jobs-dlq" }
+  }
+  table_names = { for key in keys(local.tables) : key => "${local.name_prefix}-${key}" }
+  tags        = local.tags
+}
+
+# Monthly cost budget of the environment, scoped by the `environment` cost allocation tag
+# (the provider's default_tags key). Off in the local stack: the emulator has no Budgets.
+module "budget" {
+  source = "./terraform/modules/budget"
+  count  = var.create_budget ? 1 : 0
+
+  name                       = "${local.name_prefix}-monthly-cost"
+  limit_amount               = var.budget_limit_amount
+  cost_allocation_tag        = { key = "environment", value = var.environment }
+  subscriber_email_addresses = var.budget_notification_emails
+  subscriber_sns_topic_arn   = module.monitoring.sns_topic_arn
+  tags                       = local.tags
+}
+
+# CloudFront + WAFv2 (CLOUDFRONT scope, us-east-1) in front of the HTTP API, and the
+# origin-verify secret the authorizer checks (docs/architecture.md "Edge"). A variable
+# validation keeps it on in staging and prod; local (the emulator) and dev turn it off.
+module "edge" {
+  source = "./terraform/modules/edge"
+  count  = var.enable_edge ? 1 : 0
+
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
+  name                      = local.name_prefix
+  origin_domain_name        = trimprefix(module.api.api_endpoint, "https://")
+  origin_verify_header_name = local.origin_verify_header
+  secret_kms_key_arn        = aws_kms_key.this.arn
+  price_class               = var.edge_price_class
+  rate_limit_per_5_minutes  = var.waf_rate_limit_per_5_minutes
+  log_retention_days        = var.log_retention_days
+  kms_deletion_window_days  = var.kms_deletion_window_days
+  tags                      = local.tags
 }

@@ -67,3 +67,28 @@ output "kms_key_arn" {
   description = "ARN of the environment's customer-managed KMS key."
   value       = aws_kms_key.this.arn
 }
+
+output "alarm_topic_arn" {
+  description = "ARN of the environment's alarm topic (SSE-KMS): every alarm and the budget notify it."
+  value       = module.monitoring.sns_topic_arn
+}
+
+output "dashboard_name" {
+  description = "Name of the environment's CloudWatch dashboard."
+  value       = module.monitoring.dashboard_name
+}
+
+output "budget_name" {
+  description = "Name of the environment's monthly cost budget (null when create_budget is false)."
+  value       = one(module.budget[*].budget_name)
+}
+
+output "edge_url" {
+  description = "Public base URL of the API through CloudFront + WAF (https://<distribution domain>); null when enable_edge is false (then api_endpoint is the base URL)."
+  value       = var.enable_edge ? "https://${module.edge[0].cloudfront_distribution_domain_name}" : null
+}
+
+output "edge_web_acl_arn" {
+  description = "ARN of the edge's WAFv2 web ACL (us-east-1); null when enable_edge is false."
+  value       = var.enable_edge ? module.edge[0].wafv2_web_acl_arn : null
+}

@@ -12,3 +12,18 @@ provider "aws" {
     }
   }
 }
+
+# CloudFront-scoped WAF (and its log group and key) must live in us-east-1, whatever
+# var.region is: the edge module takes this alias (configuration_aliases).
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      project     = var.project
+      environment = var.environment
+      owner       = var.owner
+    }
+  }
+}

@@ -300,3 +300,97 @@ variable "lambda_log_format" {
     error_message = "lambda_log_format must be JSON or Text."
   }
 }
+
+variable "alarm_email_endpoints" {
+  description = "Email addresses subscribed to the environment's alarm topic (each confirms once); empty: no subscriptions (local)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alarm_email_endpoints : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "Each alarm_email_endpoints entry must be an email address (name@example.com)."
+  }
+}
+
+variable "api_5xx_rate_alarm_threshold" {
+  description = "The API alarm fires when 5xx / requests over 5 minutes exceeds this fraction (0.05 = 5%)."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.api_5xx_rate_alarm_threshold > 0 && var.api_5xx_rate_alarm_threshold < 1
+    error_message = "api_5xx_rate_alarm_threshold must be a fraction between 0 and 1 (e.g. 0.05)."
+  }
+}
+
+variable "api_p99_latency_alarm_ms" {
+  description = "The API alarm fires when p99 latency stays at or above this many milliseconds for 15 minutes."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.api_p99_latency_alarm_ms >= 1 && var.api_p99_latency_alarm_ms <= 30000
+    error_message = "api_p99_latency_alarm_ms must be between 1 and 30000 (the HTTP API integration timeout is 30 s)."
+  }
+}
+
+variable "create_budget" {
+  description = "Create the environment's monthly AWS Budgets cost budget (the emulator has no Budgets: false in local only)."
+  type        = bool
+  default     = true
+}
+
+variable "budget_limit_amount" {
+  description = "Monthly cost limit of the environment in USD (notifications at 80% actual and 100% forecasted)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = !var.create_budget || try(var.budget_limit_amount > 0 && var.budget_limit_amount <= 1000000, false)
+    error_message = "budget_limit_amount must be set (greater than 0, at most 1000000) when create_budget is true."
+  }
+}
+
+variable "budget_notification_emails" {
+  description = "Email recipients of the budget notifications (at most 10); the alarm topic receives them too."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.budget_notification_emails) <= 10 && alltrue([for e in var.budget_notification_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "budget_notification_emails must hold at most 10 email addresses (name@example.com)."
+  }
+}
+
+variable "enable_edge" {
+  description = "Put CloudFront + WAFv2 in front of the HTTP API and refuse calls that bypass it (origin-verify header). Required in staging and prod; dev may turn it off to save cost; local must (the emulator has no edge)."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.enable_edge || !contains(["staging", "prod"], var.environment)
+    error_message = "enable_edge must be true in staging and prod (WAF and the origin check protect the API there): set enable_edge = true in environments/<env>.tfvars."
+  }
+}
+
+variable "waf_rate_limit_per_5_minutes" {
+  description = "WAF rate-based rule: requests per client IP in any 5-minute window before the edge answers 429 (AWS minimum 10)."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit_per_5_minutes >= 10 && var.waf_rate_limit_per_5_minutes <= 2000000000 && floor(var.waf_rate_limit_per_5_minutes) == var.waf_rate_limit_per_5_minutes
+    error_message = "waf_rate_limit_per_5_minutes must be a whole number between 10 (the AWS WAF minimum) and 2000000000."
+  }
+}
+
+variable "edge_price_class" {
+  description = "CloudFront price class of the edge: PriceClass_100 (North America, Europe), PriceClass_200 or PriceClass_All."
+  type        = string
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.edge_price_class)
+    error_message = "edge_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}

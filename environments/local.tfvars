@@ -31,3 +31,11 @@ lambda_log_format = "Text"
 deletion_protection      = false
 log_retention_days       = 1
 kms_deletion_window_days = 7
+
+# No alarm subscribers, and no budget: the emulator has no AWS Budgets API.
+alarm_email_endpoints = []
+create_budget         = false
+
+# No edge: the emulator has no working CloudFront/WAF path (docs/architecture.md "Edge");
+# the local gateway is the origin and nothing can bypass anything on loopback.
+enable_edge = false

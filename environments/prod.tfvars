@@ -19,3 +19,17 @@ api_throttling_rate_limit     = 100
 deletion_protection      = true
 log_retention_days       = 90
 kms_deletion_window_days = 30
+
+# Alarms (SNS topic <prefix>-alarms) and the monthly cost budget. The addresses are
+# placeholders: replace them with the team's distribution list before the first apply
+# (each address must confirm its SNS subscription once). Never a person's address here.
+alarm_email_endpoints      = ["platform-alerts@example.com"]
+create_budget              = true
+budget_limit_amount        = 1000
+budget_notification_emails = ["platform-alerts@example.com"]
+
+# Edge: CloudFront + WAF in front of the API; direct execute-api calls are refused.
+# Required here (variable validation). The public base URL is the edge_url output.
+enable_edge                  = true
+waf_rate_limit_per_5_minutes = 2000
+edge_price_class             = "PriceClass_100"

@@ -104,7 +104,9 @@ def api(env: dict[str, str]) -> Iterator[ModuleType]:
 def authorizer(env: dict[str, str]) -> Iterator[ModuleType]:
     from jobs_platform.handlers import authorizer as module
 
-    yield from _fresh(module, "store")
+    module.reset()
+    yield module
+    module.reset()
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ JOB_RETENTION_DAYS = "JOB_RETENTION_DAYS"
 SESSION_DEFAULT_TTL_SECONDS = "SESSION_DEFAULT_TTL_SECONDS"
 SERVICE_VERSION = "SERVICE_VERSION"
 LOG_LEVEL = "LOG_LEVEL"
+# ARN of the edge's origin-verify secret; always set, "" when the edge is off.
+ORIGIN_VERIFY_SECRET_ARN = "ORIGIN_VERIFY_SECRET_ARN"  # noqa: S105 (a variable name, not a secret)
 
 API_ENV_VARS: tuple[str, ...] = (
     JOBS_TABLE_NAME,
@@ -30,7 +32,7 @@ API_ENV_VARS: tuple[str, ...] = (
     SERVICE_VERSION,
     LOG_LEVEL,
 )
-AUTHORIZER_ENV_VARS: tuple[str, ...] = (API_KEYS_TABLE_NAME, LOG_LEVEL)
+AUTHORIZER_ENV_VARS: tuple[str, ...] = (API_KEYS_TABLE_NAME, ORIGIN_VERIFY_SECRET_ARN, LOG_LEVEL)
 WORKER_ENV_VARS: tuple[str, ...] = (
     JOBS_TABLE_NAME,
     ENABLE_TEST_JOB_TYPES,
@@ -80,6 +82,20 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"environment variable {name}={raw!r} is invalid: expected true or false")
 
 
+def _optional_secret_arn(environ: Mapping[str, str], name: str) -> str | None:
+    """An optional Secrets Manager ARN: empty (or unset) means "not configured"."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    parts = raw.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "secretsmanager" or parts[5] != "secret":
+        raise ConfigError(
+            f"environment variable {name}={raw!r} is invalid: "
+            "expected a Secrets Manager secret ARN or an empty string"
+        )
+    return raw
+
+
 def _log_level(environ: Mapping[str, str]) -> str:
     raw = environ.get(LOG_LEVEL, "").strip().upper() or DEFAULT_LOG_LEVEL
     if raw not in LOG_LEVELS:
@@ -122,12 +138,15 @@ class ApiSettings:
 class AuthorizerSettings:
     api_keys_table_name: str
     log_level: str
+    # None: no edge in front of the API, no origin check (local, and dev without edge).
+    origin_verify_secret_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AuthorizerSettings:
         return cls(
             api_keys_table_name=_required(environ, API_KEYS_TABLE_NAME),
             log_level=_log_level(environ),
+            origin_verify_secret_arn=_optional_secret_arn(environ, ORIGIN_VERIFY_SECRET_ARN),
         )
 
 

@@ -121,3 +121,27 @@ def test_worker_max_receive_count_is_the_queues() -> None:
     queue = module_block(REPO_ROOT / "main.tf", "queue")
     assert queue["max_receive_count"] == "${var.max_receive_count}"
     assert worker_env[config.MAX_RECEIVE_COUNT] == "${tostring(var.max_receive_count)}"
+
+
+def test_routes_without_api_key_are_the_authorizers_public_routes() -> None:
+    # With the edge on, Terraform puts the origin-only authorizer on these routes; the
+    # authorizer allows exactly these without an API key (after the origin check).
+    from jobs_platform.handlers import authorizer
+
+    public = {key for key, route in root_locals()["routes"].items() if not route["authorized"]}
+    assert public == set(authorizer.PUBLIC_ROUTES)
+
+
+def test_origin_verify_header_is_the_one_the_authorizer_checks() -> None:
+    from jobs_platform.origin_verify import ORIGIN_VERIFY_HEADER
+
+    edge = module_block(REPO_ROOT / "main.tf", "edge")
+    api = module_block(REPO_ROOT / "main.tf", "api")
+    assert root_locals()["origin_verify_header"] == ORIGIN_VERIFY_HEADER
+    assert edge["origin_verify_header_name"] == "${local.origin_verify_header}"
+    assert "local.origin_verify_header" in api["origin_verify_header"]
+    authorizer_env = root_locals()["functions"]["authorizer"]["environment"]
+    assert (
+        "module.edge[0].secretsmanager_secret_arn"
+        in authorizer_env[config.ORIGIN_VERIFY_SECRET_ARN]
+    )

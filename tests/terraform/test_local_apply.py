@@ -235,3 +235,51 @@ def test_apply_from_scratch_is_fast(stack: AppliedStack) -> None:
     # the DLQ then the queue: ~50 s. Guard against regressions (serialised waits).
     limit = float(os.environ.get("LOCAL_APPLY_MAX_SECONDS", "90"))
     assert stack.apply_seconds < limit, f"apply took {stack.apply_seconds:.0f} s"
+
+
+def test_alarms_notify_the_kms_encrypted_topic_and_the_dashboard_exists(
+    stack: AppliedStack,
+) -> None:
+    # Given the applied stack, when the alarms, the topic and the dashboard are read back
+    prefix = "jobs-platform-local"
+    topic_arn = stack.outputs["alarm_topic_arn"]
+    topic = stack.client("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+    alarms = {
+        a["AlarmName"]: a
+        for page in stack.client("cloudwatch")
+        .get_paginator("describe_alarms")
+        .paginate(AlarmNamePrefix=prefix)
+        for a in page["MetricAlarms"]
+    }
+
+    # Then the topic is SSE-KMS with the environment's CMK
+    assert topic["KmsMasterKeyId"] == stack.outputs["kms_key_arn"]
+    # and every function, queue, table, the API and the pipe have their alarms
+    expected = {
+        *(
+            f"{prefix}-{f}-{m}"
+            for f in ("api", "authorizer", "worker")
+            for m in ("errors", "throttles", "duration-p99")
+        ),
+        f"{prefix}-jobs-age-of-oldest-message",
+        f"{prefix}-jobs-dlq-visible-messages",
+        *(
+            f"{prefix}-{t}-{m}"
+            for t in ("jobs", "sessions", "api-keys")
+            for m in ("throttled-requests", "system-errors")
+        ),
+        f"{prefix}-api-5xx-rate",
+        f"{prefix}-api-latency-p99",
+        f"{prefix}-outbox-failures",
+    }
+    assert set(alarms) == expected
+    # and every alarm notifies the topic on ALARM and on OK
+    assert all(a["AlarmActions"] == [topic_arn] == a["OKActions"] for a in alarms.values())
+    assert alarms[f"{prefix}-worker-errors"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": f"{prefix}-worker"}
+    ]
+    # and the environment has its dashboard
+    dashboard = stack.client("cloudwatch").get_dashboard(
+        DashboardName=stack.outputs["dashboard_name"]
+    )
+    assert len(json.loads(dashboard["DashboardBody"])["widgets"]) == 11

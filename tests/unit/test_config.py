@@ -89,3 +89,21 @@ def test_optional_variables_have_safe_defaults() -> None:
 
     assert worker.enable_test_job_types is False
     assert worker.log_level == "INFO"
+
+
+def test_origin_verify_secret_arn_empty_or_unset_means_no_edge() -> None:
+    assert AuthorizerSettings.from_env(FULL).origin_verify_secret_arn is None
+    empty = {**FULL, config.ORIGIN_VERIFY_SECRET_ARN: ""}
+    assert AuthorizerSettings.from_env(empty).origin_verify_secret_arn is None
+
+
+def test_origin_verify_secret_arn_is_parsed_when_set() -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jp-dev/edge/origin-verify-AbCdEf"
+    parsed = AuthorizerSettings.from_env({**FULL, config.ORIGIN_VERIFY_SECRET_ARN: arn})
+    assert parsed.origin_verify_secret_arn == arn
+
+
+@pytest.mark.parametrize("raw", ["not-an-arn", "arn:aws:s3:::bucket", "x-origin-verify"])
+def test_invalid_origin_verify_secret_arn_is_named(raw: str) -> None:
+    with pytest.raises(ConfigError, match=config.ORIGIN_VERIFY_SECRET_ARN):
+        AuthorizerSettings.from_env({**FULL, config.ORIGIN_VERIFY_SECRET_ARN: raw})

@@ -1,7 +1,14 @@
 """The authorizer function: HTTP API Lambda REQUEST authorizer, simple responses.
 
-Reads the `x-api-key` header, looks up its SHA-256 hash; allows known, unrevoked,
-unexpired keys with context `{tenant_id, key_id, daily_job_quota}`. Never logs the key.
+1. When the edge is on (`ORIGIN_VERIFY_SECRET_ARN` set), the request must carry the
+   `x-origin-verify` header CloudFront adds, with the secret's value: a call that
+   bypasses CloudFront is denied, whatever else it carries.
+2. Routes that need no API key (`PUBLIC_ROUTES`: Terraform attaches the origin-only
+   authorizer to them when the edge is on) are then allowed.
+3. Otherwise reads the `x-api-key` header, looks up its SHA-256 hash; allows known,
+   unrevoked, unexpired keys with context `{tenant_id, key_id, daily_job_quota}`.
+
+Never logs the key or the origin secret.
 """
 
 from __future__ import annotations
@@ -15,33 +22,58 @@ import boto3
 from jobs_platform import log
 from jobs_platform.api_keys import ApiKeyStore
 from jobs_platform.config import AuthorizerSettings
+from jobs_platform.origin_verify import ORIGIN_VERIFY_HEADER, OriginVerifier, header_value
 
 API_KEY_HEADER = "x-api-key"
+# Route keys that need no API key: the routes Terraform declares with authorized = false
+# (a contract test compares both). With the edge on, they still need the origin header.
+PUBLIC_ROUTES = frozenset({"GET /health"})
 
 _dynamodb = boto3.client("dynamodb")
 
 
 @cache
+def settings() -> AuthorizerSettings:
+    parsed = AuthorizerSettings.from_env(os.environ)
+    log.setup("authorizer", parsed.log_level)
+    return parsed
+
+
+@cache
 def store() -> ApiKeyStore:
-    settings = AuthorizerSettings.from_env(os.environ)
-    log.setup("authorizer", settings.log_level)
-    return ApiKeyStore(_dynamodb, settings.api_keys_table_name)
+    return ApiKeyStore(_dynamodb, settings().api_keys_table_name)
 
 
-def _api_key(event: dict[str, Any]) -> str | None:
-    headers = event.get("headers") or {}
-    for name, value in headers.items():
-        if str(name).lower() == API_KEY_HEADER and isinstance(value, str) and value:
-            return value
-    return None
+@cache
+def origin_verifier() -> OriginVerifier | None:
+    """None when the edge is off; the Secrets Manager client exists only when it is on."""
+    secret_arn = settings().origin_verify_secret_arn
+    if secret_arn is None:
+        return None
+    return OriginVerifier(boto3.client("secretsmanager"), secret_arn)
+
+
+def reset() -> None:
+    """Forget the cached settings, store and verifier (tests, config changes)."""
+    settings.cache_clear()
+    store.cache_clear()
+    origin_verifier.cache_clear()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     keys = store()
+    verifier = origin_verifier()
     log.clear()
     request_id = (event.get("requestContext") or {}).get("requestId")
     log.bind(request_id=request_id if isinstance(request_id, str) else None)
-    plain_key = _api_key(event)
+    headers = event.get("headers") or {}
+    if verifier is not None and not verifier.verify(header_value(headers, ORIGIN_VERIFY_HEADER)):
+        log.info("denied: origin verify header missing or wrong (request bypassed the edge)")
+        return {"isAuthorized": False}
+    if event.get("routeKey") in PUBLIC_ROUTES:
+        log.info("allowed: public route", route_key=event.get("routeKey"))
+        return {"isAuthorized": True}
+    plain_key = header_value(headers, API_KEY_HEADER)
     if plain_key is None:
         log.info("denied: no api key")
         return {"isAuthorized": False}

@@ -17,6 +17,14 @@ resource "aws_apigatewayv2_integration" "this" {
   timeout_milliseconds   = var.integration_timeout_milliseconds
 }
 
+locals {
+  # With an edge in front (origin_verify_header set), every route needs that header: it
+  # is an identity source of both authorizers, so API Gateway answers 401 without it
+  # (no Lambda call), and a cached decision is keyed on it too (a valid API key's cached
+  # allow never serves a request that bypassed CloudFront).
+  origin_verify_identity_sources = var.origin_verify_header == null ? [] : ["$request.header.${var.origin_verify_header}"]
+}
+
 resource "aws_apigatewayv2_authorizer" "this" {
   api_id                            = aws_apigatewayv2_api.this.id
   name                              = "${var.name}-authorizer"
@@ -24,21 +32,39 @@ resource "aws_apigatewayv2_authorizer" "this" {
   authorizer_uri                    = var.authorizer.invoke_arn
   authorizer_payload_format_version = "2.0"
   enable_simple_responses           = true
-  identity_sources                  = ["$request.header.x-api-key"]
+  identity_sources                  = concat(["$request.header.x-api-key"], local.origin_verify_identity_sources)
+  authorizer_result_ttl_in_seconds  = var.authorizer_result_ttl_seconds
+}
+
+# Same function, for the routes that need no API key (GET /health) when an edge is in
+# front: its only identity source is the origin-verify header, and the function, seeing
+# such a route key, checks the origin header only.
+resource "aws_apigatewayv2_authorizer" "origin" {
+  count = var.origin_verify_header == null ? 0 : 1
+
+  api_id                            = aws_apigatewayv2_api.this.id
+  name                              = "${var.name}-origin-authorizer"
+  authorizer_type                   = "REQUEST"
+  authorizer_uri                    = var.authorizer.invoke_arn
+  authorizer_payload_format_version = "2.0"
+  enable_simple_responses           = true
+  identity_sources                  = local.origin_verify_identity_sources
   authorizer_result_ttl_in_seconds  = var.authorizer_result_ttl_seconds
 }
 
 resource "aws_apigatewayv2_route" "this" {
+  # checkov:skip=CKV_AWS_309:Only GET /health is public (no API key) by design (docs/architecture.md "Routes"); with the edge on it still needs the origin-verify authorizer, every other route uses the API-key authorizer.
   for_each = var.routes
 
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = each.key
   target             = "integrations/${aws_apigatewayv2_integration.this[each.value.function].id}"
-  authorization_type = each.value.authorized ? "CUSTOM" : "NONE"
-  authorizer_id      = each.value.authorized ? aws_apigatewayv2_authorizer.this.id : null
+  authorization_type = each.value.authorized || var.origin_verify_header != null ? "CUSTOM" : "NONE"
+  authorizer_id      = each.value.authorized ? aws_apigatewayv2_authorizer.this.id : one(aws_apigatewayv2_authorizer.origin[*].id)
 }
 
 resource "aws_cloudwatch_log_group" "access" {
+  # checkov:skip=CKV_AWS_338:Retention is chosen per environment (log_retention_days: dev 14, staging 30, prod 90 days) and always set (CKV2_JP_1); a year of request logs is cost without a use here.
   name              = "/aws/apigateway/${var.name}/access"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
@@ -95,4 +121,14 @@ resource "aws_lambda_permission" "authorizer" {
   function_name = var.authorizer.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.this.id}"
+}
+
+resource "aws_lambda_permission" "origin_authorizer" {
+  count = var.origin_verify_header == null ? 0 : 1
+
+  statement_id  = "AllowApiGatewayOriginAuthorizer"
+  action        = "lambda:InvokeFunction"
+  function_name = var.authorizer.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.origin[0].id}"
 }

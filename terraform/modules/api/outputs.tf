@@ -18,6 +18,11 @@ output "authorizer_id" {
   value       = aws_apigatewayv2_authorizer.this.id
 }
 
+output "origin_authorizer_id" {
+  description = "ID of the origin-only authorizer (routes without an API key, when origin_verify_header is set); null otherwise."
+  value       = one(aws_apigatewayv2_authorizer.origin[*].id)
+}
+
 output "stage_name" {
   description = "Name of the stage ($default)."
   value       = aws_apigatewayv2_stage.this.name

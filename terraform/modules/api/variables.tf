@@ -12,7 +12,7 @@ variable "functions" {
 }
 
 variable "routes" {
-  description = "Routes: route key (e.g. 'GET /health', '$default') -> target function key and whether the authorizer guards it."
+  description = "Routes: route key (e.g. 'GET /health', '$default') -> target function key and whether it needs an API key (the authorizer). With origin_verify_header set, the other routes get the origin-only authorizer."
   type = map(object({
     function   = string
     authorized = bool
@@ -35,6 +35,17 @@ variable "authorizer" {
     function_name = string
     invoke_arn    = string
   })
+}
+
+variable "origin_verify_header" {
+  description = "Header (lowercase) CloudFront adds with the origin-verify secret, when an edge is in front of the API: every route then requires it (see main.tf). null: no edge, routes without an API key are open."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.origin_verify_header == null || can(regex("^[a-z0-9-]{1,64}$", var.origin_verify_header))
+    error_message = "origin_verify_header must be null or a lowercase header name (letters, digits, '-')."
+  }
 }
 
 variable "authorizer_result_ttl_seconds" {

@@ -32,3 +32,12 @@ output "event_source_mapping_uuid" {
   description = "UUID of the SQS event source mapping (null without one)."
   value       = one(aws_lambda_event_source_mapping.sqs[*].uuid)
 }
+
+output "alarm_names" {
+  description = "Names of the function's alarms by kind (errors, throttles, duration)."
+  value = {
+    errors    = aws_cloudwatch_metric_alarm.errors.alarm_name
+    throttles = aws_cloudwatch_metric_alarm.throttles.alarm_name
+    duration  = aws_cloudwatch_metric_alarm.duration.alarm_name
+  }
+}

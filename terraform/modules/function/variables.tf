@@ -169,3 +169,36 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for the function's alarms (alarm and OK actions); null: alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:...) or null."
+  }
+}
+
+variable "throttles_alarm_threshold" {
+  description = "Throttled invocations in 5 minutes above which the throttles alarm fires (0: any throttle)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.throttles_alarm_threshold >= 0
+    error_message = "throttles_alarm_threshold must be >= 0."
+  }
+}
+
+variable "duration_alarm_timeout_ratio" {
+  description = "The duration alarm fires when p99 duration reaches this fraction of the timeout (e.g. 0.8 = 80%)."
+  type        = number
+  default     = 0.8
+
+  validation {
+    condition     = var.duration_alarm_timeout_ratio > 0 && var.duration_alarm_timeout_ratio <= 1
+    error_message = "duration_alarm_timeout_ratio must be in (0, 1]: a fraction of timeout_seconds."
+  }
+}

@@ -91,3 +91,25 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for the queue's alarms (alarm and OK actions); null: alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:...) or null."
+  }
+}
+
+variable "age_of_oldest_message_alarm_seconds" {
+  description = "The age alarm fires when the queue's oldest message is older than this for 5 minutes."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.age_of_oldest_message_alarm_seconds >= 60 && var.age_of_oldest_message_alarm_seconds <= 1209600
+    error_message = "age_of_oldest_message_alarm_seconds must be between 60 and 1209600 (14 days)."
+  }
+}

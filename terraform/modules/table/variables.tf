@@ -92,3 +92,25 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for the table's alarms (alarm and OK actions); null: alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:...) or null."
+  }
+}
+
+variable "throttled_requests_alarm_threshold" {
+  description = "Throttled requests in 5 minutes above which the throttled-requests alarm fires (0: any throttle)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.throttled_requests_alarm_threshold >= 0
+    error_message = "throttled_requests_alarm_threshold must be >= 0."
+  }
+}

@@ -1,0 +1,93 @@
+"""Origin verification: was this request sent by our CloudFront distribution?
+
+CloudFront adds the header `x-origin-verify` with a secret value (Secrets Manager) to
+every request it forwards to the HTTP API; a call straight to the execute-api endpoint
+lacks it (docs/architecture.md "Edge"). The value is fetched once per cold start and
+cached. A presented value that matches nothing cached triggers a refetch of the current
+and the previous version (the first time at once, then at most once per
+`refresh_interval_seconds`): a rotation is picked up without a redeploy, CloudFront
+edges still sending the previous value keep working while the distribution deploys,
+and a flood of wrong values cannot become a flood of Secrets Manager calls.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+ORIGIN_VERIFY_HEADER = "x-origin-verify"
+DEFAULT_REFRESH_INTERVAL_SECONDS = 30.0
+
+
+class OriginVerifier:
+    def __init__(
+        self,
+        secrets_client: Any,
+        secret_arn: str,
+        *,
+        refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = secrets_client
+        self._secret_arn = secret_arn
+        self._refresh_interval = refresh_interval_seconds
+        self._monotonic = monotonic
+        self._values: tuple[bytes, ...] = ()
+        self._fetched_at: float | None = None
+        self._previous_loaded = False
+
+    def verify(self, presented: str | None) -> bool:
+        """True when `presented` is the current (or, after a refetch, previous) value."""
+        if not presented:
+            return False
+        candidate = presented.encode()
+        if self._fetched_at is None:
+            self._fetch(include_previous=False)
+        if self._matches(candidate):
+            return True
+        if self._previous_loaded and not self._refresh_due():
+            return False
+        self._fetch(include_previous=True)
+        return self._matches(candidate)
+
+    def _refresh_due(self) -> bool:
+        return (
+            self._fetched_at is None
+            or self._monotonic() - self._fetched_at >= self._refresh_interval
+        )
+
+    def _matches(self, candidate: bytes) -> bool:
+        # Compare against every value (constant time each, no early exit).
+        results = [hmac.compare_digest(candidate, value) for value in self._values]
+        return any(results)
+
+    def _fetch(self, *, include_previous: bool) -> None:
+        values = [self._get("AWSCURRENT")]
+        if include_previous:
+            previous = self._get("AWSPREVIOUS", missing_ok=True)
+            if previous:
+                values.append(previous)
+        self._values = tuple(value.encode() for value in values if value)
+        self._fetched_at = self._monotonic()
+        self._previous_loaded = self._previous_loaded or include_previous
+
+    def _get(self, stage: str, *, missing_ok: bool = False) -> str | None:
+        try:
+            response = self._client.get_secret_value(SecretId=self._secret_arn, VersionStage=stage)
+        except self._client.exceptions.ResourceNotFoundException:
+            # AWSPREVIOUS exists only after a first rotation.
+            if missing_ok:
+                return None
+            raise
+        value = response.get("SecretString")
+        return value if isinstance(value, str) else None
+
+
+def header_value(headers: dict[str, Any] | None, name: str) -> str | None:
+    """A request header's value (names are case-insensitive), or None."""
+    for key, value in (headers or {}).items():
+        if str(key).lower() == name and isinstance(value, str) and value:
+            return value
+    return None

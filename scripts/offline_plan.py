@@ -1,0 +1,223 @@
+"""Offline `terraform plan` of the real environments: `python -m scripts.offline_plan [env...]`.
+
+For each of dev, staging and prod (default: all three) this writes `dist/plans/<env>.json`
+(`terraform show -json` of a saved plan), so a broken environment file, a failing
+variable validation or a module that no longer plans fails CI, and checkov can scan what
+Terraform would actually create (`--framework terraform_plan`).
+
+Offline, with no real AWS call and no real backend:
+
+- The Terraform (root `*.tf`, `terraform/`, `environments/`) is copied into a temporary
+  directory; an override file there (`zz_offline_override.tf`, never in the repo) swaps
+  the S3 backend for a local one. The plans start from an empty state with
+  `-refresh=false`, so Terraform reads nothing back from AWS.
+- The provider still validates its credentials and the root module reads
+  `data.aws_caller_identity` (STS GetCallerIdentity) at plan time. Both go to a moto
+  server on loopback (`scripts.local_stack.emulator.EmulatorProcess`), which answers STS
+  with the fixed account 123456789012. `AWS_ENDPOINT_URL` (every service, both provider
+  configurations, including the `us_east_1` alias) points at that server, the
+  credentials are fake and no shared config/credentials file or profile is read, so a
+  request that somehow reached past STS would land in moto too, never in AWS. We chose
+  this over provider `skip_*` flags driven by variables: those would add plan-only
+  switches to the root module and still leave the data source needing STS.
+- Lambda code comes from the artifacts `make package` writes
+  (`dist/artifacts.tfvars.json`); plans never build anything.
+- Providers come from `TF_PROVIDER_MIRROR` when set (a filesystem mirror CLI config).
+
+`terraform init` runs once; the plans run in parallel (`-lock=false`: each plan only
+reads the empty local state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.local_stack.emulator import EmulatorProcess
+from scripts.local_stack.terraform import provider_mirror_config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENVIRONMENTS = ("dev", "staging", "prod")
+DEFAULT_ARTIFACTS = REPO_ROOT / "dist" / "artifacts.tfvars.json"
+DEFAULT_OUT_DIR = REPO_ROOT / "dist" / "plans"
+REGION = "us-east-1"
+OVERRIDE_FILE = "zz_offline_override.tf"
+OVERRIDE = """\
+# Written by scripts/offline_plan.py into a temporary copy of the root module only.
+terraform {
+  backend "local" {}
+}
+"""
+# Variables that could point terraform at a real account; never passed to an offline plan.
+_SCRUBBED_PREFIXES = ("AWS_",)
+
+
+class OfflinePlanError(RuntimeError):
+    """A terraform step failed (the message carries its output)."""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    environment: str
+    json_path: Path
+    seconds: float
+    resource_count: int
+
+
+def copy_terraform(repo_root: Path, dest: Path) -> Path:
+    """Copy the root module, its child modules and the environment files into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for tf in sorted(repo_root.glob("*.tf")):
+        shutil.copy2(tf, dest / tf.name)
+    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
+    shutil.copytree(repo_root / "terraform", dest / "terraform", ignore=ignore)
+    shutil.copytree(repo_root / "environments", dest / "environments")
+    (dest / OVERRIDE_FILE).write_text(OVERRIDE)
+    return dest
+
+
+def terraform_env(endpoint: str, data_dir: Path, config_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "offline-plan",
+            "AWS_SECRET_ACCESS_KEY": "offline-plan",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL_STS": endpoint,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_MAX_ATTEMPTS": "2",
+            "TF_DATA_DIR": str(data_dir),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+    )
+    mirror = os.environ.get("TF_PROVIDER_MIRROR")
+    if mirror:
+        env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, config_dir))
+    return env
+
+
+def _terraform() -> str:
+    path = shutil.which("terraform")
+    if path is None:
+        raise OfflinePlanError("terraform is not on PATH: install Terraform >= 1.10")
+    return path
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str], step: str) -> str:
+    result = subprocess.run(
+        [_terraform(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise OfflinePlanError(
+            f"{step} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+        )
+    return result.stdout
+
+
+def plan_environment(
+    environment: str, workdir: Path, env: dict[str, str], artifacts: Path, out_dir: Path
+) -> PlanResult:
+    start = time.monotonic()
+    plan_file = workdir / f"{environment}.tfplan"
+    _run(
+        [
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-refresh=false",
+            "-lock=false",
+            f"-state={workdir / f'{environment}.tfstate'}",
+            f"-var-file=environments/{environment}.tfvars",
+            f"-var-file={artifacts}",
+            f"-out={plan_file}",
+        ],
+        workdir,
+        env,
+        f"terraform plan ({environment})",
+    )
+    shown = _run(
+        ["show", "-json", "-no-color", str(plan_file)],
+        workdir,
+        env,
+        f"terraform show ({environment})",
+    )
+    data = json.loads(shown)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / f"{environment}.json"
+    json_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return PlanResult(
+        environment, json_path, time.monotonic() - start, len(data.get("resource_changes", []))
+    )
+
+
+def offline_plans(
+    environments: Sequence[str] = ENVIRONMENTS,
+    repo_root: Path = REPO_ROOT,
+    artifacts: Path = DEFAULT_ARTIFACTS,
+    out_dir: Path = DEFAULT_OUT_DIR,
+) -> list[PlanResult]:
+    """Plan each environment offline; raise OfflinePlanError on the first failure."""
+    unknown = sorted(set(environments) - set(ENVIRONMENTS))
+    if unknown:
+        raise OfflinePlanError(f"unknown environment(s) {unknown}: expected {list(ENVIRONMENTS)}")
+    artifacts = artifacts.resolve()
+    if not artifacts.is_file():
+        raise OfflinePlanError(f"{artifacts} missing: run 'make package' first")
+    with tempfile.TemporaryDirectory(prefix="offline-plan-") as tmp, EmulatorProcess() as emulator:
+        tmp_path = Path(tmp)
+        workdir = copy_terraform(repo_root, tmp_path / "root")
+        env = terraform_env(emulator.endpoint, tmp_path / "data", tmp_path)
+        _run(["init", "-input=false", "-no-color"], workdir, env, "terraform init")
+        with ThreadPoolExecutor(max_workers=len(environments)) as pool:
+            futures = [
+                pool.submit(plan_environment, e, workdir, env, artifacts, out_dir)
+                for e in environments
+            ]
+            return [f.result() for f in futures]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("environments", nargs="*", default=list(ENVIRONMENTS))
+    parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        results = offline_plans(args.environments, artifacts=args.artifacts, out_dir=args.out_dir)
+    except OfflinePlanError as exc:
+        print(f"offline-plan: error: {exc}", file=sys.stderr)
+        return 1
+    for r in results:
+        print(
+            f"offline-plan: {r.environment}: {r.resource_count} resource changes -> "
+            f"{r.json_path} ({r.seconds:.1f} s)"
+        )
+    print(f"offline-plan: {len(results)} plan(s) in {time.monotonic() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
