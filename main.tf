@@ -143,10 +143,12 @@ locals {
   # docs/architecture.md "Tables".
   tables = {
     jobs = {
-      range_key        = "sk"
-      attributes       = { pk = "S", sk = "S", tenant_status = "S" }
-      indexes          = { "status-index" = { hash_key = "tenant_status", range_key = "sk" } }
-      stream_view_type = "NEW_AND_OLD_IMAGES"
+      range_key  = "sk"
+      attributes = { pk = "S", sk = "S", tenant_status = "S" }
+      indexes    = { "status-index" = { hash_key = "tenant_status", range_key = "sk" } }
+      # Keys only: the pipe filters on eventName + keys and the worker reads the job by
+      # key, so stream records (and queue messages) stay small whatever the payload.
+      stream_view_type = "KEYS_ONLY"
     }
     sessions = {
       range_key        = "sk"
@@ -298,6 +300,9 @@ module "function" {
     queue_arn                          = module.queue.queue_arn
     batch_size                         = var.worker_batch_size
     maximum_batching_window_in_seconds = var.worker_batching_window_seconds
+    # With reserved concurrency, the mapping must not poll faster than the function may
+    # run: throttled batches still use up receives and would land in the DLQ unrun.
+    maximum_concurrency = var.worker_reserved_concurrency >= 2 ? min(var.worker_reserved_concurrency, 1000) : null
   }
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.this.arn
@@ -336,9 +341,11 @@ module "outbox" {
   name              = "${local.name_prefix}-outbox"
   source_stream_arn = module.table["jobs"].table_stream_arn
   target_queue_arn  = module.queue.queue_arn
-  batch_size        = var.pipe_batch_size
-  kms_key_arn       = aws_kms_key.this.arn
-  tags              = local.tags
+  # The jobs DLQ: its depth > 0 alarm covers undeliverable outbox records too.
+  dead_letter_queue_arn = module.queue.dlq_arn
+  batch_size            = var.pipe_batch_size
+  kms_key_arn           = aws_kms_key.this.arn
+  tags                  = local.tags
 }
 
 # Alarm topic (SSE-KMS), the API and pipe alarms, and the environment's dashboard. The

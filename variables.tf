@@ -142,13 +142,13 @@ variable "worker_reserved_concurrency" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the jobs queue: at least 6 x worker_timeout_seconds (AWS guidance for Lambda consumers)."
+  description = "Visibility timeout of the jobs queue: at least 6 x worker_timeout_seconds + worker_batching_window_seconds (AWS guidance for Lambda consumers)."
   type        = number
   default     = 180
 
   validation {
-    condition     = var.queue_visibility_timeout_seconds >= 6 * var.worker_timeout_seconds && var.queue_visibility_timeout_seconds <= 43200
-    error_message = "queue_visibility_timeout_seconds must be >= 6 x worker_timeout_seconds (and <= 43200): raise it or lower worker_timeout_seconds."
+    condition     = var.queue_visibility_timeout_seconds >= 6 * var.worker_timeout_seconds + var.worker_batching_window_seconds && var.queue_visibility_timeout_seconds <= 43200
+    error_message = "queue_visibility_timeout_seconds must be >= 6 x worker_timeout_seconds + worker_batching_window_seconds (and <= 43200): raise it, or lower the timeout or the batching window."
   }
 }
 
@@ -219,8 +219,8 @@ variable "session_default_ttl_seconds" {
   default     = 86400
 
   validation {
-    condition     = var.session_default_ttl_seconds >= 60 && var.session_default_ttl_seconds <= 2592000
-    error_message = "session_default_ttl_seconds must be between 60 and 2592000 (30 days)."
+    condition     = var.session_default_ttl_seconds >= 60 && var.session_default_ttl_seconds <= 604800
+    error_message = "session_default_ttl_seconds must be between 60 and 604800 (7 days, the handler's SESSION_TTL_MAX_SECONDS)."
   }
 }
 

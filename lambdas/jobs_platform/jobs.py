@@ -45,6 +45,7 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_CURSOR_LENGTH = 2048
 MAX_ERROR_MESSAGE_LENGTH = 1000
 _TRANSACTION_ATTEMPTS = 3
+CLAIMED_UNTIL = "claimed_until"  # epoch ms: the claiming invocation's deadline (the lease)
 _LIST_QUERY_ROUNDS = 5
 
 
@@ -72,6 +73,7 @@ class Job:
     expires_at: int
     result: Any = None
     error: dict[str, Any] | None = None
+    claimed_until: int | None = None  # epoch ms; set while `running` (absent on older items)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
@@ -88,6 +90,9 @@ class Job:
             expires_at=int(values["expires_at"]),
             result=values.get("result"),
             error=values.get("error"),
+            claimed_until=(
+                int(values[CLAIMED_UNTIL]) if values.get(CLAIMED_UNTIL) is not None else None
+            ),
         )
 
     @property
@@ -529,18 +534,21 @@ class JobStore:
         to: JobStatus,
         condition: str,
         condition_values: Mapping[str, Any],
+        condition_names: Mapping[str, str] | None = None,
         set_values: Mapping[str, Any] | None = None,
         remove: tuple[str, ...] = (),
         increment_attempts: bool = False,
+        now: datetime | None = None,
     ) -> Job | None:
         """A conditional update; None when the condition does not hold (lost the race)."""
-        now = self._clock()
+        now = self._clock() if now is None else now
         names = {
             "#pk": schema.PARTITION_KEY,
             "#status": "status",
             "#ts": schema.STATUS_INDEX_PARTITION_KEY,
             "#updated": "updated_at",
             "#expires": schema.TTL_ATTRIBUTE,
+            **(condition_names or {}),
         }
         assignments = ["#status = :to", "#ts = :ts", "#updated = :updated"]
         expression_values: dict[str, Any] = {
@@ -596,18 +604,33 @@ class JobStore:
             f"Job {job_id} is {current.status.value}; only queued jobs can be cancelled."
         )
 
-    def start(self, job: Job) -> Job | None:
-        """Claim the job: (queued|running, attempts as seen) -> running, attempts + 1."""
+    def start(self, job: Job, *, lease_until: int) -> Job | None:
+        """Claim the job until `lease_until` (epoch ms; the caller's deadline): -> running,
+        attempts + 1, claimed_until = lease_until. Claimable: queued, or running with an
+        expired lease (its worker crashed or timed out) or none (items from before leases);
+        in both cases only with attempts as seen. None when the claim is lost: another
+        delivery holds the lease, or the job moved on since it was read."""
+        now = self._clock()
+        now_ms = epoch_ms(now)
+        if lease_until <= now_ms:
+            raise ValueError(f"lease_until {lease_until} is not after now ({now_ms})")
         return self._transition(
             job,
             to=JobStatus.RUNNING,
-            condition="#status IN (:queued, :running) AND #attempts = :seen",
+            condition=(
+                "(#status = :queued OR (#status = :running AND "
+                "(attribute_not_exists(#lease) OR #lease < :now_ms))) AND #attempts = :seen"
+            ),
             condition_values={
                 "queued": JobStatus.QUEUED.value,
                 "running": JobStatus.RUNNING.value,
+                "now_ms": now_ms,
                 "seen": job.attempts,
             },
+            condition_names={"#lease": CLAIMED_UNTIL},
+            set_values={CLAIMED_UNTIL: lease_until},
             increment_attempts=True,
+            now=now,
         )
 
     def _owned(self, job: Job) -> dict[str, Any]:
@@ -634,11 +657,16 @@ class JobStore:
         set_values: Mapping[str, Any],
         remove: tuple[str, ...] = (),
     ) -> Job | None:
+        """Only the holder of the current claim finishes the job. `attempts` is the claim's
+        fencing token: every claim increments it in the same conditional write and nothing
+        else changes it, so `attempts = :claimed` holds exactly until another claim. No
+        lease check here: a holder whose lease ran out but was not re-claimed still owns
+        the only execution, and its result must count."""
         return self._transition(
             job,
             to=to,
             condition="#status = :running AND #attempts = :claimed",
             condition_values=self._owned(job),
             set_values=set_values,
-            remove=remove,
+            remove=(*remove, CLAIMED_UNTIL),
         )

@@ -103,6 +103,9 @@ class PipePoller(StoppableThread):
         params = pipe.get("SourceParameters", {})
         stream_params = params.get("DynamoDBStreamParameters", {})
         self.batch_size = int(stream_params.get("BatchSize", 100))
+        # -1 (AWS's default) retries until the record expires; the platform caps it.
+        self.max_retries = int(stream_params.get("MaximumRetryAttempts", -1))
+        self.dlq_arn = stream_params.get("DeadLetterConfig", {}).get("Arn")
         self.starting_position = stream_params.get("StartingPosition", "LATEST")
         self.patterns = [
             json.loads(f["Pattern"]) for f in params.get("FilterCriteria", {}).get("Filters", [])
@@ -144,21 +147,47 @@ class PipePoller(StoppableThread):
                 if not self.accepts(record):
                     self.filtered += 1
                     continue
-                while not self.stopping.is_set():
-                    try:
-                        self.record("sqs:SendMessage", self.queue_arn)
-                        self.sqs.send_message(
-                            QueueUrl=self.queue_url, MessageBody=json.dumps(record)
-                        )
-                        break
-                    except Exception as exc:  # noqa: BLE001 - a pipe retries its target
-                        self.log(f"pipe: send to target failed, retrying: {exc}")
-                        time.sleep(0.5)
-                delivered += 1
-                self.passed += 1
+                if self.deliver(record):
+                    delivered += 1
+                    self.passed += 1
             if page.get("NextShardIterator"):
                 self.iterators[shard_id] = page["NextShardIterator"]
         return delivered
+
+    def deliver(self, record: dict[str, Any]) -> bool:
+        """Send to the target, retrying up to the pipe's cap; then dead-letter it."""
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                self.record("sqs:SendMessage", self.queue_arn)
+                self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(record))
+                return True
+            except Exception as exc:  # noqa: BLE001 - a pipe retries its target
+                failures += 1
+                self.log(f"pipe: send to target failed ({failures}): {exc}")
+                if 0 <= self.max_retries < failures:
+                    self.dead_letter(record, str(exc))
+                    return False
+                self.stopping.wait(0.2)
+        return False
+
+    def dead_letter(self, record: dict[str, Any], reason: str) -> None:
+        """What Pipes sends to a DynamoDB-stream source's DLQ: where the record was."""
+        if not self.dlq_arn:
+            self.log(f"pipe: dropped record {record.get('eventID')} (no DLQ): {reason}")
+            return
+        dlq_url = self.sqs.get_queue_url(QueueName=self.dlq_arn.rsplit(":", 1)[1])["QueueUrl"]
+        self.record("sqs:SendMessage", self.dlq_arn)
+        failure = {
+            "requestContext": {"condition": "RetryAttemptsExhausted", "errorMessage": reason},
+            "DDBStreamBatchInfo": {
+                "streamArn": self.stream_arn,
+                "startSequenceNumber": record["dynamodb"].get("SequenceNumber"),
+                "endSequenceNumber": record["dynamodb"].get("SequenceNumber"),
+                "batchSize": 1,
+            },
+        }
+        self.sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(failure))
 
     def run(self) -> None:
         while not self.stopping.is_set():

@@ -145,3 +145,14 @@ def test_origin_verify_header_is_the_one_the_authorizer_checks() -> None:
         "module.edge[0].secretsmanager_secret_arn"
         in authorizer_env[config.ORIGIN_VERIFY_SECRET_ARN]
     )
+
+
+def test_session_ttl_bounds_terraform_accepts_are_those_the_handler_accepts() -> None:
+    with (REPO_ROOT / "variables.tf").open() as handle:
+        variables = hcl2.load(handle)["variable"]
+    block = next(
+        v["session_default_ttl_seconds"] for v in variables if "session_default_ttl_seconds" in v
+    )
+    condition = block["validation"][0]["condition"]
+    assert f">= {config.SESSION_TTL_MIN_SECONDS}" in condition
+    assert f"<= {config.SESSION_TTL_MAX_SECONDS}" in condition

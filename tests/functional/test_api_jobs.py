@@ -501,7 +501,7 @@ def test_cancel_queued_job_returns_200_cancelled(api: ModuleType) -> None:
 
 def test_cancel_job_that_is_not_queued_returns_409(api: ModuleType, job_store: JobStore) -> None:
     job_id = body_of(submit(api))["job_id"]
-    job_store.start(job_store.get("tenant-a", job_id))
+    job_store.start(job_store.get("tenant-a", job_id), lease_until=2**53)  # a worker has it
 
     response = call(api, "DELETE", f"/v1/jobs/{job_id}")
 

@@ -96,13 +96,20 @@ def test_unexpected_error_returns_500_problem_without_internals(
     assert body_of(response)["type"] == f"{PROBLEM_TYPE_BASE}internal-error"
 
 
-def test_missing_setting_fails_with_the_variables_name(
-    api: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_missing_setting_answers_500_problem_and_logs_the_variables_name(
+    api: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Given a function deployed without one of its variables
     monkeypatch.delenv(config.SERVICE_VERSION)
 
-    with pytest.raises(config.ConfigError, match=config.SERVICE_VERSION):
-        api.handler(load_event("apigw_http_request"), None)
+    # When any request arrives
+    response = api.handler(load_event("apigw_http_request"), None)
+
+    # Then the client gets an RFC 9457 500 with the request id, and the log names the variable
+    assert response["statusCode"] == 500
+    assert response["headers"]["content-type"].startswith("application/problem+json")
+    assert response["headers"]["x-request-id"]
+    assert config.SERVICE_VERSION in capsys.readouterr().out
 
 
 def test_logs_are_json_with_request_and_tenant_ids(

@@ -3,16 +3,77 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.conftest import Tables
 from tests.helpers import job_record, sqs_event, sqs_record
 
-from jobs_platform.jobs import Job, JobStatus, JobStore
+from jobs_platform import dynamo, job_types
+from jobs_platform.clock import epoch_ms, utc_now
+from jobs_platform.jobs import CLAIMED_UNTIL, Job, JobStatus, JobStore
 
 TENANT = "tenant-a"
+FUNCTION_TIMEOUT_MS = 60_000  # what FakeContext reports as remaining at the start
+
+
+class FakeClock:
+    """The worker's and the store's clock: time moves only when a test advances it."""
+
+    def __init__(self) -> None:
+        self.now = utc_now().replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, milliseconds: int) -> None:
+        self.now += timedelta(milliseconds=milliseconds)
+
+    def ms(self) -> int:
+        return epoch_ms(self.now)
+
+
+class FakeContext:
+    """The part of the Lambda context the worker uses."""
+
+    def __init__(self, remaining_ms: int = FUNCTION_TIMEOUT_MS) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def worker_clock(worker: ModuleType, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's runtime (built on first use) runs on the fake clock."""
+    monkeypatch.setattr(worker, "utc_now", clock)
+
+
+@pytest.fixture
+def job_store(dynamodb: Any, tables: Tables, clock: FakeClock) -> JobStore:
+    return JobStore(dynamodb, tables.jobs, clock=clock)
+
+
+@pytest.fixture
+def executions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The job types the worker ran, in order (each entry is one execution)."""
+    ran: list[str] = []
+    real_run = job_types.run
+
+    def counting_run(job_type: str, payload: dict[str, Any], **kwargs: Any) -> Any:
+        ran.append(job_type)
+        return real_run(job_type, payload, **kwargs)
+
+    monkeypatch.setattr(job_types, "run", counting_run)
+    return ran
 
 
 def submit(store: JobStore, job_type: str = "echo", payload: dict[str, Any] | None = None) -> Job:
@@ -25,9 +86,16 @@ def submit(store: JobStore, job_type: str = "echo", payload: dict[str, Any] | No
     return result.job
 
 
-def deliver(worker: ModuleType, job: Job, receive_count: int = 1) -> dict[str, Any]:
-    record = job_record(TENANT, job.job_id, message_id="m-1", receive_count=receive_count)
-    return worker.handler(sqs_event(record), None)
+def deliver(
+    worker: ModuleType, job: Job, receive_count: int = 1, message_id: str = "m-1"
+) -> dict[str, Any]:
+    record = job_record(TENANT, job.job_id, message_id=message_id, receive_count=receive_count)
+    return worker.handler(sqs_event(record), FakeContext())
+
+
+def stored_item(dynamodb: Any, tables: Tables, job: Job) -> dict[str, Any]:
+    item = dynamodb.get_item(TableName=tables.jobs, Key=job.key, ConsistentRead=True)["Item"]
+    return dynamo.from_item(item)
 
 
 def test_echo_job_succeeds_with_payload_as_result(worker: ModuleType, job_store: JobStore) -> None:
@@ -67,20 +135,25 @@ def test_failing_job_goes_back_to_queued_and_is_retried(
     assert retried.attempts == 1
     assert retried.error is not None
     assert retried.error["code"] == "execution_failed"
+    assert retried.claimed_until is None  # the lease ends with the claim
 
 
 def test_failing_job_ends_failed_and_acked_on_the_last_receive(
-    worker: ModuleType, job_store: JobStore
+    worker: ModuleType, job_store: JobStore, executions: list[str]
 ) -> None:
     job = submit(job_store, "fail")
 
+    # The clock does not move: a job back in `queued` is claimable at once, whatever the
+    # lease the failed attempt had.
     outcomes = [deliver(worker, job, receive_count=n) for n in (1, 2, 3)]
 
     assert [len(o["batchItemFailures"]) for o in outcomes] == [1, 1, 0]
+    assert executions == ["fail"] * 3
     failed = job_store.get(TENANT, job.job_id)
     assert failed.status is JobStatus.FAILED
     assert failed.attempts == 3
     assert failed.error is not None
+    assert failed.claimed_until is None
 
 
 def test_cancelled_job_is_skipped(worker: ModuleType, job_store: JobStore) -> None:
@@ -98,7 +171,7 @@ def test_cancelled_job_is_skipped(worker: ModuleType, job_store: JobStore) -> No
 def test_missing_job_is_acked(worker: ModuleType, job_store: JobStore) -> None:
     record = job_record(TENANT, "01JP1ZQ4K8M6V0N2R5T7W9Y3B1")
 
-    assert worker.handler(sqs_event(record), None) == {"batchItemFailures": []}
+    assert worker.handler(sqs_event(record), FakeContext()) == {"batchItemFailures": []}
 
 
 @pytest.mark.parametrize(
@@ -112,7 +185,7 @@ def test_unparseable_body_is_reported_as_a_batch_item_failure(
     bad = sqs_record("x", "y", message_id="poison", body=body)
     ok = job_record(TENANT, good.job_id, message_id="fine")
 
-    response = worker.handler(sqs_event(bad, ok), None)
+    response = worker.handler(sqs_event(bad, ok), FakeContext())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
     assert job_store.get(TENANT, good.job_id).status is JobStatus.SUCCEEDED
@@ -120,34 +193,174 @@ def test_unparseable_body_is_reported_as_a_batch_item_failure(
 
 
 def test_concurrent_claim_that_loses_the_condition_is_acked(
-    worker: ModuleType, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+    worker: ModuleType,
+    job_store: JobStore,
+    clock: FakeClock,
+    executions: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = submit(job_store)
     stale = job_store.get(TENANT, job.job_id)
-    job_store.start(stale)  # another delivery claimed it first
+    job_store.start(stale, lease_until=clock.ms() + FUNCTION_TIMEOUT_MS)  # another delivery
     store = worker.runtime().jobs
     monkeypatch.setattr(store, "load_by_key", lambda pk, sk: stale)
 
     response = deliver(worker, job)
 
     assert response == {"batchItemFailures": []}
+    assert executions == []
     current = job_store.get(TENANT, job.job_id)
     assert current.status is JobStatus.RUNNING
     assert current.attempts == 1
 
 
-def test_job_left_running_by_a_crash_is_reclaimed_on_redelivery(
-    worker: ModuleType, job_store: JobStore
+def test_duplicate_delivery_while_the_lease_holds_is_acked_without_running(
+    worker: ModuleType, job_store: JobStore, clock: FakeClock, executions: list[str]
 ) -> None:
     job = submit(job_store)
-    job_store.start(job_store.get(TENANT, job.job_id))  # the crashed attempt
+    # The first copy claimed it in an invocation that is still running (deadline 60 s away).
+    first = job_store.start(job, lease_until=clock.ms() + FUNCTION_TIMEOUT_MS)
+    assert first is not None
+    clock.advance(FUNCTION_TIMEOUT_MS - 1)  # the last millisecond of the lease
+
+    response = deliver(worker, job, message_id="duplicate")  # reads it `running`
+
+    assert response == {"batchItemFailures": []}  # acked: SQS deletes the duplicate
+    assert executions == []
+    current = job_store.get(TENANT, job.job_id)
+    assert (current.status, current.attempts) == (JobStatus.RUNNING, 1)
+    assert current.claimed_until == first.claimed_until
+    # ...and the first copy still holds the claim: its result counts.
+    done = job_store.succeed(first, {"by": "first"})
+    assert done is not None
+    assert (done.status, done.attempts, done.result) == (JobStatus.SUCCEEDED, 1, {"by": "first"})
+
+
+def test_duplicate_delivered_while_the_first_copy_runs_the_job_runs_it_once(
+    worker: ModuleType,
+    job_store: JobStore,
+    clock: FakeClock,
+    executions: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = submit(job_store, payload={"n": 1})
+    counted_run = job_types.run  # the `executions` fixture's: it records every run
+    duplicate: list[dict[str, Any]] = []
+    mid_job: list[Job] = []
+
+    def run_while_a_duplicate_arrives(job_type: str, payload: Any, **kwargs: Any) -> Any:
+        mid_job.append(job_store.get(TENANT, job.job_id))
+        if not duplicate:  # the duplicate is processed by another invocation meanwhile
+            clock.advance(5_000)
+            duplicate.append(deliver(worker, job, message_id="duplicate"))
+        return counted_run(job_type, payload, **kwargs)
+
+    monkeypatch.setattr(job_types, "run", run_while_a_duplicate_arrives)
+
+    response = deliver(worker, job, message_id="first")
+
+    assert response == {"batchItemFailures": []}
+    assert duplicate == [{"batchItemFailures": []}]  # acked, not run
+    assert executions == ["echo"]
+    # The lease is the first invocation's deadline (+ the clock-skew allowance).
+    assert mid_job[0].claimed_until == clock.ms() - 5_000 + FUNCTION_TIMEOUT_MS + 1_000
+    done = job_store.get(TENANT, job.job_id)
+    assert (done.status, done.attempts, done.result) == (JobStatus.SUCCEEDED, 1, {"n": 1})
+    assert done.claimed_until is None
+
+
+def test_job_left_running_by_a_crash_is_reclaimed_after_the_lease_expired(
+    worker: ModuleType,
+    job_store: JobStore,
+    clock: FakeClock,
+    executions: list[str],
+    dynamodb: Any,
+    tables: Tables,
+) -> None:
+    job = submit(job_store)
+    crashed = job_store.start(job, lease_until=clock.ms() + FUNCTION_TIMEOUT_MS)
+    assert crashed is not None
+    # SQS redelivers after the visibility timeout (>= 6 x the function timeout).
+    clock.advance(6 * FUNCTION_TIMEOUT_MS)
 
     response = deliver(worker, job, receive_count=2)
 
     assert response == {"batchItemFailures": []}
+    assert executions == ["echo"]
     done = job_store.get(TENANT, job.job_id)
     assert done.status is JobStatus.SUCCEEDED
     assert done.attempts == 2
+    assert CLAIMED_UNTIL not in stored_item(dynamodb, tables, job)
+    # The crashed attempt's claim is gone: were it still alive, its finish is refused.
+    assert job_store.succeed(crashed, {"late": True}) is None
+    assert job_store.get(TENANT, job.job_id) == done
+
+
+def test_running_job_without_a_lease_from_before_leases_is_reclaimable(
+    worker: ModuleType, job_store: JobStore, executions: list[str], dynamodb: Any, tables: Tables
+) -> None:
+    job = submit(job_store)
+    dynamodb.update_item(  # as start() wrote it before leases existed
+        TableName=tables.jobs,
+        Key=job.key,
+        UpdateExpression="SET #status = :running, attempts = :one",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=dynamo.values(running="running", one=1),
+    )
+
+    response = deliver(worker, job, receive_count=2)
+
+    assert response == {"batchItemFailures": []}
+    assert executions == ["echo"]
+    done = job_store.get(TENANT, job.job_id)
+    assert (done.status, done.attempts) == (JobStatus.SUCCEEDED, 2)
+
+
+def test_lease_ends_strictly_after_claimed_until(job_store: JobStore, clock: FakeClock) -> None:
+    job = submit(job_store)
+    first = job_store.start(job, lease_until=clock.ms() + 1_000)
+    assert first is not None
+
+    clock.advance(1_000)  # now == claimed_until: still held
+    assert job_store.start(first, lease_until=clock.ms() + 1_000) is None
+    clock.advance(1)  # now > claimed_until: expired
+    second = job_store.start(first, lease_until=clock.ms() + 1_000)
+
+    assert second is not None
+    assert (second.status, second.attempts) == (JobStatus.RUNNING, 2)
+    assert second.claimed_until == clock.ms() + 1_000
+    assert job_store.retry(first, "x", "stale holder") is None
+    assert job_store.fail(first, "x", "stale holder") is None
+    assert job_store.succeed(first, None) is None
+    assert job_store.get(TENANT, job.job_id) == second
+
+
+def test_expired_lease_with_a_stale_read_is_not_reclaimed(
+    job_store: JobStore, clock: FakeClock
+) -> None:
+    job = submit(job_store)
+    first = job_store.start(job, lease_until=clock.ms() + 1_000)
+    assert first is not None
+    clock.advance(2_000)
+
+    # `job` was read before the first claim (attempts 0): the job moved on since.
+    assert job_store.start(job, lease_until=clock.ms() + 1_000) is None
+    assert job_store.get(TENANT, job.job_id) == first
+
+
+def test_a_lease_that_is_already_over_is_refused(job_store: JobStore, clock: FakeClock) -> None:
+    job = submit(job_store)
+
+    with pytest.raises(ValueError, match="lease_until"):
+        job_store.start(job, lease_until=clock.ms())
+
+    assert job_store.get(TENANT, job.job_id) == job
+
+
+def test_lease_is_the_invocation_deadline(worker: ModuleType, clock: FakeClock) -> None:
+    lease = worker.lease_until(FakeContext(remaining_ms=12_345), clock)
+
+    assert lease == clock.ms() + 12_345 + worker.LEASE_CLOCK_SKEW_MS
 
 
 def test_sleep_job_with_zero_seconds_succeeds(worker: ModuleType, job_store: JobStore) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from scripts.local_stack.gateway import (
     make_route,
     map_response,
 )
-from scripts.local_stack.pollers import QueuePoller, matches
+from scripts.local_stack.pollers import PipePoller, QueuePoller, StoppableThread, matches
 from scripts.local_stack.runtime import InvocationError
 
 JOB_FILTER = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "JOB#"}]}}}}
@@ -177,3 +178,38 @@ def test_without_report_batch_item_failures_a_returned_value_never_fails_items()
         )
         == set()
     )
+
+
+class FailingTargetSqs:
+    """SQS that refuses every send to the target and records what reaches the DLQ."""
+
+    def __init__(self) -> None:
+        self.dead_lettered: list[dict[str, Any]] = []
+        self.attempts = 0
+
+    def get_queue_url(self, QueueName: str) -> dict[str, str]:
+        return {"QueueUrl": f"https://sqs/{QueueName}"}
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> None:
+        if QueueUrl.endswith("-dlq"):
+            self.dead_lettered.append(json.loads(MessageBody))
+            return
+        self.attempts += 1
+        raise RuntimeError("target refused")
+
+
+def test_pipe_dead_letters_a_record_after_its_retry_cap() -> None:
+    poller = PipePoller.__new__(PipePoller)
+    StoppableThread.__init__(poller, "pipe:test")
+    poller.sqs = FailingTargetSqs()
+    poller.log = lambda _m: None
+    poller.queue_url, poller.queue_arn = "https://sqs/jobs", "arn:aws:sqs:us-east-1:1:jobs"
+    poller.stream_arn = "arn:aws:dynamodb:us-east-1:1:table/jobs/stream/x"
+    poller.max_retries, poller.dlq_arn = 2, "arn:aws:sqs:us-east-1:1:jobs-dlq"
+
+    delivered = poller.deliver({"eventID": "e1", "dynamodb": {"SequenceNumber": "7"}})
+
+    assert delivered is False
+    assert poller.sqs.attempts == 3  # the first try and two retries
+    [failure] = poller.sqs.dead_lettered
+    assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == "7"

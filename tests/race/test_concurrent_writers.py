@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scripts.dynamodb_local import DynamoDBLocal
 
-from jobs_platform import dynamo, schema
+from jobs_platform import dynamo, job_types, schema
+from jobs_platform.clock import epoch_ms
 from jobs_platform.config import WorkerSettings
 from jobs_platform.errors import (
     JobNotCancellable,
@@ -31,9 +33,10 @@ from jobs_platform.handlers.worker import Outcome, Runtime, process_record
 from jobs_platform.jobs import Job, JobStatus, JobStore, SubmitResult
 from jobs_platform.sessions import PutResult, Session, SessionStore
 from tests.helpers import job_record
-from tests.race.conftest import RaceTables, race
+from tests.race.conftest import RACE_TIMEOUT_SECONDS, RaceTables, race
 
 Clock = Callable[[], datetime]
+LEASE_MS = 15 * 60 * 1000  # a worker invocation's deadline, as seen from the frozen clock
 
 
 @pytest.fixture
@@ -210,13 +213,24 @@ def test_same_idempotency_key_creates_exactly_one_job(
 # -- worker claims, cancel vs start ---------------------------------------------------------
 
 
-def test_one_worker_wins_the_claim(jobs: JobStore, tenant: str) -> None:
+def worker_runtime(jobs: JobStore, race_tables: RaceTables, *, test_types: bool) -> Runtime:
+    settings = WorkerSettings(
+        jobs_table_name=race_tables.jobs,
+        enable_test_job_types=test_types,
+        max_receive_count=3,
+        log_level="ERROR",
+    )
+    return Runtime(settings=settings, jobs=jobs)
+
+
+def test_one_worker_wins_the_claim(jobs: JobStore, tenant: str, frozen_clock: Clock) -> None:
     job = jobs.submit(tenant_id=tenant, job_type="echo", payload={}, daily_quota=10).job
     workers = 24
+    lease = epoch_ms(frozen_clock()) + LEASE_MS
     # Every worker has read the queued job (as a duplicate delivery would) before they race.
     seen = [jobs.get(tenant, job.job_id) for _ in range(workers)]
 
-    outcomes = race(workers, lambda i: jobs.start(seen[i]))
+    outcomes = race(workers, lambda i: jobs.start(seen[i], lease_until=lease))
 
     assert unexpected(outcomes, Job, type(None)) == []
     claims = [outcome for outcome in outcomes if isinstance(outcome, Job)]
@@ -225,30 +239,96 @@ def test_one_worker_wins_the_claim(jobs: JobStore, tenant: str) -> None:
     assert claims[0].status is JobStatus.RUNNING
     assert claims[0].attempts == 1
     final = jobs.get(tenant, job.job_id)
-    assert (final.status, final.attempts) == (JobStatus.RUNNING, 1)
+    assert (final.status, final.attempts, final.claimed_until) == (JobStatus.RUNNING, 1, lease)
+
+
+def test_duplicate_deliveries_run_the_job_exactly_once(
+    jobs: JobStore,
+    race_tables: RaceTables,
+    tenant: str,
+    frozen_clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Duplicates of one message through process_record: half race for the queued job, half
+    read it only once a winner is running it (inside the lease). Exactly one execution."""
+    job = jobs.submit(tenant_id=tenant, job_type="echo", payload={"k": 1}, daily_quota=10).job
+    workers = 24
+    late = set(range(1, workers, 2))  # read the job after another's claim, mid-execution
+    runtime = worker_runtime(jobs, race_tables, test_types=True)
+    lease = epoch_ms(frozen_clock()) + LEASE_MS
+    executions: list[int] = []
+    lock = threading.Lock()
+    running = threading.Event()  # a winner is inside the job
+    late_done = threading.Semaphore(0)
+    real_run = job_types.run
+
+    def run(job_type: str, payload: dict[str, Any], **kwargs: Any) -> Any:
+        with lock:
+            executions.append(1)
+        running.set()
+        # Hold the job open until every late reader has been through process_record.
+        for _ in late:
+            if not late_done.acquire(timeout=RACE_TIMEOUT_SECONDS / 2):
+                break
+        return real_run(job_type, payload, **kwargs)
+
+    monkeypatch.setattr(job_types, "run", run)
+
+    def deliver(index: int) -> Outcome:
+        if index not in late:
+            return process_record(job_record(tenant, job.job_id), runtime, lease_until=lease)
+        try:
+            assert running.wait(timeout=RACE_TIMEOUT_SECONDS / 2), "nobody claimed the job"
+            return process_record(job_record(tenant, job.job_id), runtime, lease_until=lease)
+        finally:
+            late_done.release()
+
+    outcomes = race(workers, deliver)
+
+    assert outcomes == [Outcome.DONE] * workers  # every duplicate acked, none redelivered
+    assert len(executions) == 1
+    final = jobs.get(tenant, job.job_id)
+    assert (final.status, final.attempts, final.result) == (JobStatus.SUCCEEDED, 1, {"k": 1})
+
+
+def test_one_worker_reclaims_an_expired_lease(
+    jobs: JobStore, race_client: Any, race_tables: RaceTables, tenant: str, frozen_clock: Clock
+) -> None:
+    job = jobs.submit(tenant_id=tenant, job_type="echo", payload={}, daily_quota=10).job
+    now_ms = epoch_ms(frozen_clock())
+    # A worker that claimed it 20 minutes ago and crashed: its lease ended 5 minutes ago.
+    then = frozen_clock() - timedelta(minutes=20)
+    crashed = JobStore(race_client, race_tables.jobs, clock=lambda: then)
+    assert crashed.start(job, lease_until=epoch_ms(then) + LEASE_MS) is not None
+    workers = 24
+    seen = [jobs.get(tenant, job.job_id) for _ in range(workers)]  # running, lease expired
+
+    outcomes = race(workers, lambda i: jobs.start(seen[i], lease_until=now_ms + LEASE_MS))
+
+    assert unexpected(outcomes, Job, type(None)) == []
+    claims = [outcome for outcome in outcomes if isinstance(outcome, Job)]
+    assert len(claims) == 1
+    assert (claims[0].status, claims[0].attempts) == (JobStatus.RUNNING, 2)
+    final = jobs.get(tenant, job.job_id)
+    assert (final.attempts, final.claimed_until) == (2, now_ms + LEASE_MS)
 
 
 def test_cancel_and_worker_start_never_both_win(
-    jobs: JobStore, race_tables: RaceTables, tenant: str
+    jobs: JobStore, race_tables: RaceTables, tenant: str, frozen_clock: Clock
 ) -> None:
     pairs = 16
     submitted = [
         jobs.submit(tenant_id=tenant, job_type="echo", payload={"n": n}, daily_quota=100).job
         for n in range(pairs)
     ]
-    settings = WorkerSettings(
-        jobs_table_name=race_tables.jobs,
-        enable_test_job_types=False,
-        max_receive_count=3,
-        log_level="ERROR",
-    )
-    runtime = Runtime(settings=settings, jobs=jobs)
+    runtime = worker_runtime(jobs, race_tables, test_types=False)
+    lease = epoch_ms(frozen_clock()) + LEASE_MS
 
     def act(index: int) -> Any:
         job = submitted[index // 2]
         if index % 2 == 0:
             return jobs.cancel(tenant, job.job_id)
-        return process_record(job_record(tenant, job.job_id), runtime)
+        return process_record(job_record(tenant, job.job_id), runtime, lease_until=lease)
 
     outcomes = race(2 * pairs, act)
 

@@ -175,7 +175,7 @@ def test_jobs_table_schema_ttl_and_stream(stack: AppliedStack) -> None:
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["StreamSpecification"] == {
         "StreamEnabled": True,
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "StreamViewType": "KEYS_ONLY",
     }
     [index] = table["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "status-index"

@@ -223,7 +223,6 @@ _ROUTE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    rt = runtime()
     request = decode_event(event)
     log.clear()
     tenant_id = request.authorizer.get("tenant_id")
@@ -232,7 +231,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     route = ROUTES.get(request.route_key, default_route)
     try:
-        result = route(request, rt)
+        # Settings load inside the boundary: a misconfigured function answers a 500
+        # problem with the request id (and logs which variable is wrong), not a bare 500.
+        result = route(request, runtime())
     except DomainError as exc:
         result = problem_response(problem_for(exc), request_id=request.request_id)
     except Exception:  # noqa: BLE001 - the boundary: log it, answer 500 as a problem

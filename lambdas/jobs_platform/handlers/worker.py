@@ -1,9 +1,10 @@
 """The worker function: SQS batches of jobs-table stream records (ReportBatchItemFailures).
 
 Per record (docs/architecture.md, "Outbox and worker"): job missing / expired / terminal
--> ack; claim it (conditional -> running, attempts + 1), lost race -> ack; run the type;
-success -> succeeded; failure before the last receive -> back to queued with `error` and
-report the item failed (SQS redelivers); failure on the last receive -> failed, ack.
+-> ack; claim it (conditional -> running, attempts + 1, leased until this invocation's
+deadline), lost claim -> ack (a duplicate delivery while another holds the lease); run the
+type; success -> succeeded; failure before the last receive -> back to queued with `error`
+and report the item failed (SQS redelivers); failure on the last receive -> failed, ack.
 Unparseable bodies are reported failed so they end in the DLQ.
 """
 
@@ -20,10 +21,15 @@ from typing import Any
 import boto3
 
 from jobs_platform import job_types, log
+from jobs_platform.clock import Clock, epoch_ms, utc_now
 from jobs_platform.config import WorkerSettings
 from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStore
 
 _dynamodb = boto3.client("dynamodb")
+
+# Added to the invocation's deadline for the claim lease: covers clock skew between the
+# hosts that compare it. Redelivery comes far later (visibility timeout >= 6 x timeout).
+LEASE_CLOCK_SKEW_MS = 1_000
 
 
 class Outcome(Enum):
@@ -39,13 +45,26 @@ class UnparseableRecord(ValueError):
 class Runtime:
     settings: WorkerSettings
     jobs: JobStore
+    clock: Clock = utc_now
 
 
 @cache
 def runtime() -> Runtime:
     settings = WorkerSettings.from_env(os.environ)
     log.setup("worker", settings.log_level)
-    return Runtime(settings=settings, jobs=JobStore(_dynamodb, settings.jobs_table_name))
+    clock = utc_now  # one clock for the lease and the store's conditions
+    return Runtime(
+        settings=settings,
+        jobs=JobStore(_dynamodb, settings.jobs_table_name, clock=clock),
+        clock=clock,
+    )
+
+
+def lease_until(context: Any, clock: Clock) -> int:
+    """The claim lease (epoch ms) for jobs this invocation claims: its deadline, which the
+    Lambda context gives as the time remaining, plus LEASE_CLOCK_SKEW_MS."""
+    remaining_ms = int(context.get_remaining_time_in_millis())
+    return epoch_ms(clock()) + remaining_ms + LEASE_CLOCK_SKEW_MS
 
 
 def job_key(body: str) -> tuple[str, str]:
@@ -82,7 +101,7 @@ def _finish_failure(rt: Runtime, job: Job, receive_count: int, code: str, messag
     return Outcome.DONE
 
 
-def process_record(record: Mapping[str, Any], rt: Runtime) -> Outcome:
+def process_record(record: Mapping[str, Any], rt: Runtime, *, lease_until: int) -> Outcome:
     pk, sk = job_key(str(record.get("body", "")))
     job = rt.jobs.load_by_key(pk, sk)
     if job is None:
@@ -92,9 +111,15 @@ def process_record(record: Mapping[str, Any], rt: Runtime) -> Outcome:
     if job.status in TERMINAL_STATUSES:
         log.info("job already finished; nothing to do", status=job.status.value)
         return Outcome.DONE
-    claimed = rt.jobs.start(job)
+    claimed = rt.jobs.start(job, lease_until=lease_until)
     if claimed is None:
-        log.info("job claimed by another delivery; acknowledging")
+        # Another delivery holds the lease (it finishes the job, or its own message comes
+        # back after the visibility timeout), or the job moved on since it was read.
+        log.info(
+            "job claimed by another delivery; acknowledging",
+            status=job.status.value,
+            attempts=job.attempts,
+        )
         return Outcome.DONE
     receive_count = _receive_count(record)
     log.info("job started", job_type=claimed.type, attempts=claimed.attempts)
@@ -118,12 +143,13 @@ def process_record(record: Mapping[str, Any], rt: Runtime) -> Outcome:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
+    lease = lease_until(context, rt.clock)
     failures: list[dict[str, str]] = []
     for record in event.get("Records") or []:
         message_id = str(record.get("messageId", ""))
         log.clear()
         try:
-            outcome = process_record(record, rt)
+            outcome = process_record(record, rt, lease_until=lease)
         except UnparseableRecord as exc:
             log.error(
                 "unparseable message; leaving it for the DLQ", message_id=message_id, error=str(exc)

@@ -48,6 +48,14 @@ data "aws_iam_policy_document" "this" {
     resources = [var.target_queue_arn]
   }
 
+  statement {
+    # Used only when delivery keeps failing: Pipes then sends the batch's failure record
+    # (shard, sequence numbers) here instead of dropping it when the record expires.
+    sid       = "DeadLetterOnFailure"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.dead_letter_queue_arn]
+  }
+
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
@@ -79,6 +87,13 @@ resource "aws_pipes_pipe" "this" {
       starting_position                  = "LATEST"
       batch_size                         = var.batch_size
       maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+      # Without a cap a failing record blocks its shard until it expires (24 h) and is
+      # then lost: the job would stay queued forever. After the cap it goes to the DLQ.
+      maximum_retry_attempts = var.maximum_retry_attempts
+
+      dead_letter_config {
+        arn = var.dead_letter_queue_arn
+      }
     }
 
     filter_criteria {

@@ -73,3 +73,24 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "dead_letter_queue_arn" {
+  description = "SQS queue that receives the failure record of a batch the pipe could not deliver after maximum_retry_attempts (alarmed on depth > 0)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:[^:]+:sqs:", var.dead_letter_queue_arn))
+    error_message = "dead_letter_queue_arn must be an SQS queue ARN."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retries of a failing batch before its failure record goes to the dead-letter queue (Pipes allows -1 = forever, or 0..10000; forever is refused here)."
+  type        = number
+  default     = 185
+
+  validation {
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 10000
+    error_message = "maximum_retry_attempts must be between 0 and 10000 (-1, retry forever, would let a record expire unseen)."
+  }
+}

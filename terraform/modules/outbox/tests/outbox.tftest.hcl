@@ -29,10 +29,35 @@ mock_provider "aws" {
 }
 
 variables {
-  name              = "jobs-platform-test-outbox"
-  source_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs-platform-test-jobs/stream/2024-01-01T00:00:00.000"
-  target_queue_arn  = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs"
-  kms_key_arn       = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  name                  = "jobs-platform-test-outbox"
+  source_stream_arn     = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs-platform-test-jobs/stream/2024-01-01T00:00:00.000"
+  target_queue_arn      = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs"
+  kms_key_arn           = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  dead_letter_queue_arn = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs-dlq"
+}
+
+run "failing_records_are_retried_a_bounded_number_of_times_then_dead_lettered" {
+  command = plan
+
+  assert {
+    condition     = aws_pipes_pipe.this.source_parameters[0].dynamodb_stream_parameters[0].maximum_retry_attempts == 185
+    error_message = "A failing record must not block its shard until it expires: retries are capped."
+  }
+
+  assert {
+    condition     = aws_pipes_pipe.this.source_parameters[0].dynamodb_stream_parameters[0].dead_letter_config[0].arn == var.dead_letter_queue_arn
+    error_message = "Undeliverable records go to the dead-letter queue."
+  }
+}
+
+run "retrying_forever_is_refused" {
+  command = plan
+
+  variables {
+    maximum_retry_attempts = -1
+  }
+
+  expect_failures = [var.maximum_retry_attempts]
 }
 
 run "pipe_forwards_new_jobs_from_the_stream_to_the_queue" {

@@ -11,7 +11,7 @@ variables {
   global_secondary_indexes = {
     "status-index" = { hash_key = "tenant_status", range_key = "sk" }
   }
-  stream_view_type = "NEW_AND_OLD_IMAGES"
+  stream_view_type = "KEYS_ONLY"
 }
 
 run "table_has_ttl_pitr_cmk_and_stream" {
@@ -41,8 +41,8 @@ run "table_has_ttl_pitr_cmk_and_stream" {
   }
 
   assert {
-    condition     = aws_dynamodb_table.this.stream_enabled && aws_dynamodb_table.this.stream_view_type == "NEW_AND_OLD_IMAGES"
-    error_message = "The jobs table streams NEW_AND_OLD_IMAGES (the outbox's source)."
+    condition     = aws_dynamodb_table.this.stream_enabled && aws_dynamodb_table.this.stream_view_type == "KEYS_ONLY"
+    error_message = "The jobs table streams KEYS_ONLY (the outbox's source)."
   }
 
   assert {
