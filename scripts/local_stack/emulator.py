@@ -24,6 +24,10 @@ Patches (applied in this process only, never in tests that import moto in-proces
   that never happened. AWS writes no stream record for a cancelled transaction. The
   patch puts the original shard back on the restored table and drops the records the
   cancelled transaction added.
+- Lambda ``CreateFunction``: moto answers a retried create (the SDK resends a request whose
+  response it lost) with 409 ResourceConflict, which the provider then retries for five
+  minutes and fails on. A create identical in code and role to a function that already
+  exists returns that function, as the retry's effect on AWS would be.
 """
 
 from __future__ import annotations
@@ -49,8 +53,9 @@ _PARENT_POLL_SECONDS = 1.0
 
 
 def apply_patches() -> None:
-    """Patch moto's SQS and DynamoDB models (idempotent)."""
+    """Patch moto's SQS, DynamoDB and Lambda models (idempotent)."""
     _patch_dynamodb_transactions()
+    _patch_lambda_create_retry()
     from moto.sqs import models as sqs_models  # noqa: PLC0415 - moto loads only in the child
 
     queue_cls: Any = sqs_models.Queue
@@ -82,6 +87,36 @@ def apply_patches() -> None:
     queue_cls.attributes = property(attributes)
     queue_cls.add_message = add_message
     queue_cls._jobs_platform_patched = True
+
+
+def _patch_lambda_create_retry() -> None:
+    import base64  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+
+    from moto.awslambda.exceptions import UnknownFunctionException  # noqa: PLC0415
+    from moto.awslambda.responses import LambdaResponse  # noqa: PLC0415
+
+    response_cls: Any = LambdaResponse
+    if getattr(response_cls, "_jobs_platform_patched", False):
+        return
+    original = response_cls.create_function
+
+    def create_function(self: Any) -> Any:
+        body = self.json_body
+        try:
+            existing = self.backend.get_function(body["FunctionName"].rsplit(":", 1)[-1], None)
+        except UnknownFunctionException:
+            return original(self)
+        zip_file = body.get("Code", {}).get("ZipFile")
+        if zip_file and existing.role == body.get("Role"):
+            digest = hashlib.sha256(base64.b64decode(zip_file)).digest()
+            if existing.code_sha_256 == base64.b64encode(digest).decode():
+                config = existing.get_configuration(on_create=True)
+                return 201, {"status": 201}, json.dumps(config)
+        return original(self)  # a different function under that name: the real 409
+
+    response_cls.create_function = create_function
+    response_cls._jobs_platform_patched = True
 
 
 def _patch_dynamodb_transactions() -> None:

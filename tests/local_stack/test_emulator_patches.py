@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,3 +79,44 @@ def test_redrive_policy_is_compact_json_like_aws(endpoint: str) -> None:
     ]["RedrivePolicy"]
     assert " " not in rendered
     assert json.loads(rendered)["maxReceiveCount"] == 3
+
+
+def test_retried_identical_create_function_returns_the_function_not_a_conflict(
+    endpoint: str,
+) -> None:
+    iam, lambda_client = client(endpoint, "iam"), client(endpoint, "lambda")
+    role = iam.create_role(
+        RoleName="fn-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
+    request = {
+        "FunctionName": "retried",
+        "Runtime": "python3.12",
+        "Role": role,
+        "Handler": "handler.handler",
+        "Code": {"ZipFile": buffer.getvalue()},
+    }
+    first = lambda_client.create_function(**request)
+
+    # A retry of the same request (its response lost) succeeds with the same function
+    retried = lambda_client.create_function(**request)
+    assert retried["FunctionArn"] == first["FunctionArn"]
+
+    # A different function under the same name is still a conflict
+    other = {**request, "Code": {"ZipFile": buffer.getvalue() + b"x"}}
+    with pytest.raises(ClientError, match="ResourceConflict"):
+        lambda_client.create_function(**other)
