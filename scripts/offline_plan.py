@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.local_stack.emulator import EmulatorProcess
-from scripts.local_stack.terraform import provider_mirror_config
+from scripts.terraform_workspace import copy_root_module, terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -75,19 +75,16 @@ class PlanResult:
 
 
 def copy_terraform(repo_root: Path, dest: Path) -> Path:
-    """Copy the root module, its child modules and the environment files into ``dest``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for tf in sorted(repo_root.glob("*.tf")):
-        shutil.copy2(tf, dest / tf.name)
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
-    shutil.copytree(repo_root / "terraform", dest / "terraform", ignore=ignore)
-    shutil.copytree(repo_root / "environments", dest / "environments")
+    """Copy the root module, its child modules and the environment files into ``dest``,
+    with the local-backend override."""
+    copy_root_module(repo_root, dest)
     (dest / OVERRIDE_FILE).write_text(OVERRIDE)
     return dest
 
 
 def terraform_env(endpoint: str, data_dir: Path, config_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    scrubbed = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env = terraform_cli_env(data_dir, config_dir, base=scrubbed)
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "offline-plan",
@@ -100,15 +97,8 @@ def terraform_env(endpoint: str, data_dir: Path, config_dir: Path) -> dict[str, 
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_MAX_ATTEMPTS": "2",
-            "TF_DATA_DIR": str(data_dir),
-            "TF_IN_AUTOMATION": "1",
-            "TF_INPUT": "0",
-            "CHECKPOINT_DISABLE": "1",
         }
     )
-    mirror = os.environ.get("TF_PROVIDER_MIRROR")
-    if mirror:
-        env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, config_dir))
     return env
 
 

@@ -36,6 +36,8 @@ from typing import Any
 import boto3
 from python_terraform import IsFlagged, Terraform  # type: ignore[import-untyped]
 
+from scripts.terraform_workspace import terraform_cli_env
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 STATE_BUCKET = "jobs-platform-local-tfstate"
@@ -63,26 +65,13 @@ class TerraformError(RuntimeError):
     """A terraform command failed (the message carries its stderr)."""
 
 
-def provider_mirror_config(mirror: str, config_dir: Path) -> Path:
-    """Write a CLI config file that installs providers from a filesystem mirror only."""
-    config_dir.mkdir(parents=True, exist_ok=True)
-    path = config_dir / "terraform.tfrc"
-    path.write_text(
-        "provider_installation {\n"
-        "  filesystem_mirror {\n"
-        f"    path = {json.dumps(str(Path(mirror).resolve()))}\n"
-        "  }\n"
-        "}\n"
-    )
-    return path
-
-
 def local_env(
     endpoint: str, data_dir: Path | None = None, repo_root: Path = REPO_ROOT
 ) -> dict[str, str]:
     """The environment of a terraform subprocess that targets the emulator at ``endpoint``."""
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    scrubbed = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     data = data_dir if data_dir is not None else repo_root / DEFAULT_DATA_DIR
+    env = terraform_cli_env(data, repo_root / ".local", base=scrubbed)
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "test",
@@ -96,15 +85,8 @@ def local_env(
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "TF_DATA_DIR": str(data),
-            "TF_IN_AUTOMATION": "1",
-            "TF_INPUT": "0",
-            "CHECKPOINT_DISABLE": "1",
         }
     )
-    mirror = os.environ.get("TF_PROVIDER_MIRROR")
-    if mirror:
-        env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, repo_root / ".local"))
     return env
 
 

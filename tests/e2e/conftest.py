@@ -66,24 +66,13 @@ class Stack:
     def mint_key(self, tenant_id: str, daily_job_quota: int = 1000) -> str:
         from scripts.api_keys import create_api_key
 
-        env = {
-            "AWS_ENDPOINT_URL": self.emulator_endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            key, _ = create_api_key(
-                self.outputs["api_keys_table_name"], tenant_id, f"e2e {tenant_id}", daily_job_quota
-            )
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        key, _ = create_api_key(
+            self.outputs["api_keys_table_name"],
+            tenant_id,
+            f"e2e {tenant_id}",
+            daily_job_quota,
+            client=self.client("dynamodb"),
+        )
         return key
 
     def submit(self, job_type: str, payload: dict[str, Any], api_key: str | None = None,

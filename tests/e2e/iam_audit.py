@@ -51,18 +51,23 @@ class Call:
     resource: str
 
 
-def _as_list(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value or [])
+def as_list(value: Any) -> list[Any]:
+    """IAM takes a single value (an action, a resource, a statement) wherever it takes a list."""
+    return [value] if isinstance(value, str | dict) else list(value or [])
+
+
+def allows(action: str, resource: str, call: Call) -> bool:
+    """IAM's matching: action case-insensitive, resource case-sensitive, `*`/`?` wildcards."""
+    return fnmatchcase(call.action.lower(), action.lower()) and fnmatchcase(call.resource, resource)
 
 
 def allow_statements(policies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    statements = []
-    for policy in policies:
-        raw = policy["Statement"]
-        for statement in [raw] if isinstance(raw, dict) else raw:
-            if statement.get("Effect") == "Allow":
-                statements.append(statement)
-    return statements
+    return [
+        statement
+        for policy in policies
+        for statement in as_list(policy["Statement"])
+        if statement.get("Effect") == "Allow"
+    ]
 
 
 def audit(principal: str, calls: set[Call], policies: list[dict[str, Any]]) -> list[str]:
@@ -75,8 +80,8 @@ def audit(principal: str, calls: set[Call], policies: list[dict[str, Any]]) -> l
     grants = [
         (action, resource, statement.get("Sid", "?"))
         for statement in statements
-        for action in _as_list(statement.get("Action"))
-        for resource in _as_list(statement.get("Resource"))
+        for action in as_list(statement.get("Action"))
+        for resource in as_list(statement.get("Resource"))
     ]
     for action, resource, sid in grants:
         if action == "*" or action.endswith(":*"):
@@ -84,18 +89,10 @@ def audit(principal: str, calls: set[Call], policies: list[dict[str, Any]]) -> l
         if resource == "*" and action not in WILDCARD_RESOURCE_ACTIONS:
             problems.append(f"{principal}: wildcard resource for {action} ({sid})")
     for call in sorted(calls, key=lambda c: (c.action, c.resource)):
-        if not any(
-            fnmatchcase(call.action.lower(), action.lower())
-            and fnmatchcase(call.resource, resource)
-            for action, resource, _ in grants
-        ):
+        if not any(allows(action, resource, call) for action, resource, _ in grants):
             problems.append(f"{principal}: missing grant {call.action} on {call.resource}")
     for action, resource, sid in grants:
-        used = any(
-            fnmatchcase(call.action.lower(), action.lower())
-            and fnmatchcase(call.resource, resource)
-            for call in calls
-        )
+        used = any(allows(action, resource, call) for call in calls)
         if (
             not used
             and action not in SERVICE_SIDE_ACTIONS

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.iam_audit import Call, audit, load_calls, role_policies
+from tests.e2e.iam_audit import Call, as_list, audit, load_calls, role_policies
 
 pytestmark = pytest.mark.after_all_e2e
 
@@ -59,8 +59,7 @@ def test_audit_catches_a_removed_needed_grant(stack: Stack) -> None:
     policies = role_policies(stack.client("iam"), principals(stack)[authorizer])
     for policy in policies:
         for statement in policy["Statement"]:
-            actions = statement["Action"]
-            actions = [actions] if isinstance(actions, str) else actions
+            actions = as_list(statement["Action"])
             statement["Action"] = [a for a in actions if a != "dynamodb:GetItem"] or [
                 "logs:PutLogEvents"
             ]

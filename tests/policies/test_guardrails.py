@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scripts.terraform_workspace import copy_root_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLICIES = REPO_ROOT / "policies" / "checkov"
@@ -131,12 +131,8 @@ MUTATIONS: dict[str, Mutation] = {
 
 
 def copy_terraform(dest: Path) -> Path:
-    for tf in REPO_ROOT.glob("*.tf"):
-        shutil.copy2(tf, dest / tf.name)
-    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "tests")
-    shutil.copytree(REPO_ROOT / "terraform", dest / "terraform", ignore=ignore)
-    shutil.copytree(REPO_ROOT / "environments", dest / "environments")
-    return dest
+    # Without the modules' terraform tests: checkov scans only the configuration.
+    return copy_root_module(REPO_ROOT, dest, module_tests=False)
 
 
 def run_checkov(directory: Path) -> dict[str, Any]:

@@ -9,14 +9,13 @@ and parallel runs never share one. Never skips: no terraform is a failure.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from scripts.local_stack.terraform import provider_mirror_config
+from scripts.terraform_workspace import copy_root_module, terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULES = REPO_ROOT / "terraform" / "modules"
@@ -37,27 +36,13 @@ def _terraform() -> str:
 
 
 def _copy_terraform(dest: Path) -> Path:
-    for tf in REPO_ROOT.glob("*.tf"):
-        shutil.copy2(tf, dest / tf.name)
-    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*")
-    shutil.copytree(REPO_ROOT / "terraform", dest / "terraform", ignore=ignore)
+    copy_root_module(REPO_ROOT, dest)
     shutil.copytree(REPO_ROOT / ROOT_TESTS, dest / ROOT_TESTS)
     return dest
 
 
 def _run_terraform_test(cwd: Path, tmp_path: Path, extra: list[str]) -> None:
-    env = dict(os.environ)
-    env.update(
-        {
-            "TF_DATA_DIR": str(tmp_path / "data"),
-            "TF_IN_AUTOMATION": "1",
-            "TF_INPUT": "0",
-            "CHECKPOINT_DISABLE": "1",
-        }
-    )
-    mirror = os.environ.get("TF_PROVIDER_MIRROR")
-    if mirror:
-        env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, tmp_path / "cli"))
+    env = terraform_cli_env(tmp_path / "data", tmp_path / "cli")
     terraform = _terraform()
     init = subprocess.run(
         [terraform, "init", "-backend=false", "-input=false", "-no-color"],

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from scripts.local_stack.terraform import provider_mirror_config
+from scripts.terraform_workspace import terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,12 +35,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 @pytest.fixture
 def tf_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"TF_DATA_DIR": str(tmp_path / "data"), "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"})
-    mirror = os.environ.get("TF_PROVIDER_MIRROR")
-    if mirror:
-        env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, tmp_path))
-    return env
+    return terraform_cli_env(tmp_path / "data", tmp_path)
 
 
 def test_terraform_files_are_formatted(tf_env: dict[str, str]) -> None:

@@ -1,0 +1,65 @@
+"""What every script and test that runs the terraform CLI outside the repo root shares.
+
+- `terraform_cli_env`: the environment of a terraform subprocess with its own data dir,
+  no prompts or upgrade checks, and providers from `TF_PROVIDER_MIRROR` when it is set
+  (a filesystem mirror; unset, the normal registry is used).
+- `copy_root_module`: the root module, its child modules and the environment files,
+  copied into a scratch directory, so a command that writes there (an override file, a
+  mutated guardrail, `.terraform/`) never touches the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+# Never copied: Terraform's working state and lock, which belong to one checkout.
+_NOT_COPIED = (".terraform", ".terraform.lock.hcl", "*.tfstate*")
+
+
+def provider_mirror_config(mirror: str, config_dir: Path) -> Path:
+    """Write a CLI config file that installs providers from a filesystem mirror only."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path = config_dir / "terraform.tfrc"
+    path.write_text(
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path = {json.dumps(str(Path(mirror).resolve()))}\n"
+        "  }\n"
+        "}\n"
+    )
+    return path
+
+
+def terraform_cli_env(
+    data_dir: Path, config_dir: Path, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`base` (default: this process's environment) plus what a scripted terraform needs."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        {
+            "TF_DATA_DIR": str(data_dir),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+    )
+    mirror = os.environ.get("TF_PROVIDER_MIRROR")
+    if mirror:
+        env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, config_dir))
+    return env
+
+
+def copy_root_module(repo_root: Path, dest: Path, *, module_tests: bool = True) -> Path:
+    """Copy `*.tf`, `terraform/` and `environments/` into `dest` (module tests optional)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for tf in sorted(repo_root.glob("*.tf")):
+        shutil.copy2(tf, dest / tf.name)
+    not_copied = _NOT_COPIED if module_tests else (*_NOT_COPIED, "tests")
+    ignore = shutil.ignore_patterns(*not_copied)
+    shutil.copytree(repo_root / "terraform", dest / "terraform", ignore=ignore)
+    shutil.copytree(repo_root / "environments", dest / "environments")
+    return dest
