@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 "$$(PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null)" python3; do \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help venv package local smoke test test-fast lint fmt bench plan apply clean
+.PHONY: help venv tools package local smoke test lint fmt bench plan apply clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ $(VENV)/.installed: pyproject.toml requirements/dev.lock
 
 venv: $(VENV)/.installed ## Create the virtualenv with pinned dependencies
 
+tools: ## Create the security tools' virtualenv (.venv-tools: checkov, cfn-lint, zizmor, actionlint)
+	scripts/tools-venv
+
 package: venv ## Build deterministic Lambda zips into dist/ (prints size and sha256)
 	$(PY) -m scripts.package
 
@@ -34,10 +37,10 @@ local: package ## Run the whole platform locally (moto + terraform apply + HTTP 
 smoke: venv ## Smoke-test an environment (local stack by default: reads .local/stack.json)
 	$(PY) -m scripts.smoke $(if $(BASE_URL),--base-url $(BASE_URL))
 
-test: package ## Run every test (unit, functional, contract, terraform, e2e)
+test: package tools ## Run every test (unit, functional, contract, terraform, e2e, policies)
 	$(PY) -m pytest -p no:benchmark -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: package ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
+lint: package tools ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
 	$(VENV)/bin/ruff check lambdas scripts tests benchmarks policies
 	$(VENV)/bin/ruff format --check lambdas scripts tests benchmarks policies
 	$(VENV)/bin/mypy

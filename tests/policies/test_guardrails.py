@@ -7,7 +7,7 @@ project's checks, and expects exactly that guardrail's check to fail. The baseli
 (a policy file checkov could not load would otherwise pass silently).
 
 checkov comes from the security tools' virtualenv (.venv-tools, created by
-scripts/lint-security); without it these tests fail, never skip.
+scripts/tools-venv, which `make test` runs first); without it these tests fail, never skip.
 """
 
 from __future__ import annotations
@@ -138,8 +138,8 @@ def copy_terraform(dest: Path) -> Path:
 def run_checkov(directory: Path) -> dict[str, Any]:
     if not CHECKOV.is_file():
         pytest.fail(
-            f"{CHECKOV.relative_to(REPO_ROOT)} missing: run 'scripts/lint-security' (it creates "
-            "the .venv-tools virtualenv from requirements/tools.txt); these tests never skip"
+            f"{CHECKOV.relative_to(REPO_ROOT)} missing: run 'make tools' (scripts/tools-venv "
+            "creates .venv-tools from requirements/tools.txt); these tests never skip"
         )
     result = subprocess.run(
         [
