@@ -119,7 +119,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -219,7 +219,7 @@ class Stack:
 
     def _condition(self, expr: Any) -> Any:
         if isinstance(expr, dict) and len(expr) == 1:
-            (key, arg), = expr.items()
+            ((key, arg),) = expr.items()
             if key == "Fn::Equals":
                 a, b = (self._condition(x) for x in arg)
                 return str(a) == str(b)

@@ -69,9 +69,7 @@ class Decision:
 def _glob(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     if "${" in pattern:
         raise NotImplementedError(f"policy variables are not evaluated: {pattern!r}")
-    body = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.compile(f"^{body}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
@@ -216,15 +214,19 @@ def _principal_matches(statement: Mapping[str, Any], principal: str) -> str | No
 def statement_applies(statement: Mapping[str, Any], request: Request) -> bool:
     action = request.action
     if "Action" in statement:
-        if not any(wildcard_match(a, action, ignore_case=True) for a in as_list(statement["Action"])):
+        if not any(
+            wildcard_match(a, action, ignore_case=True) for a in as_list(statement["Action"])
+        ):
             return False
     elif any(wildcard_match(a, action, ignore_case=True) for a in as_list(statement["NotAction"])):
         return False
     if "Resource" in statement:
         if not any(wildcard_match(r, request.resource) for r in as_list(statement["Resource"])):
             return False
-    elif any(wildcard_match(r, request.resource) for r in as_list(statement["NotResource"])):
-        return False
+    elif "NotResource" in statement:
+        if any(wildcard_match(r, request.resource) for r in as_list(statement["NotResource"])):
+            return False
+    # Neither: a role's trust policy, whose resource is the role it is attached to.
     return conditions_hold(statement.get("Condition", {}), request.full_context())
 
 

@@ -64,7 +64,9 @@ def table(env: str, name: str = "jobs") -> str:
 
 
 def secret(env: str) -> str:
-    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix(env)}/edge/origin-verify-AbCdEf"
+    return (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix(env)}/edge/origin-verify-AbCdEf"
+    )
 
 
 def cmk(env: str) -> str:  # generated id: the environment's only mark is its tag
@@ -84,9 +86,7 @@ class World:
     stacks: dict[str, bp.Stack]
 
     @classmethod
-    def deploy(
-        cls, template: dict[str, Any] | None = None, **overrides: str
-    ) -> World:
+    def deploy(cls, template: dict[str, Any] | None = None, **overrides: str) -> World:
         source = template if template is not None else bp.load_template()
         return cls({env: bp.stack(env, source, **overrides) for env in ENVIRONMENTS})
 

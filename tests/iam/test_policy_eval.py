@@ -107,7 +107,9 @@ def test_arn_like_matches_each_part_on_its_own() -> None:
         ("ForAllValues:StringNotEquals", ["a"], {"k": ["b", "a"]}, False),
     ],
 )
-def test_condition_operators(operator: str, wanted: Any, context: dict[str, Any], want: bool) -> None:
+def test_condition_operators(
+    operator: str, wanted: Any, context: dict[str, Any], want: bool
+) -> None:
     assert condition_holds(operator, "k", wanted, context) is want
 
 
@@ -191,7 +193,9 @@ def test_resource_policy_naming_the_principal_allows_on_its_own() -> None:
     rp = policy(
         {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject", "Resource": "*"}
     )
-    assert evaluate(Request(ROLE, "s3:GetObject", "arn:aws:s3:::b/k"), [], resource_policy=rp).allowed
+    assert evaluate(
+        Request(ROLE, "s3:GetObject", "arn:aws:s3:::b/k"), [], resource_policy=rp
+    ).allowed
 
 
 def test_key_policy_must_allow_and_the_account_root_delegates_to_iam() -> None:
@@ -211,7 +215,9 @@ def test_key_policy_must_allow_and_the_account_root_delegates_to_iam() -> None:
     assert not evaluate(decrypt, [], resource_policy=delegating, key_policy=True).allowed
     # ... and an IAM allow is not enough when the key policy does not include the caller.
     other = Request(OTHER_ROLE, "kms:Decrypt", key)
-    assert not evaluate(other, [policy(allow())], resource_policy=delegating, key_policy=True).allowed
+    assert not evaluate(
+        other, [policy(allow())], resource_policy=delegating, key_policy=True
+    ).allowed
 
 
 def test_service_principal_in_a_resource_policy() -> None:
