@@ -20,7 +20,6 @@ import copy
 import json
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,8 +175,11 @@ class Stack:
         if rtype == "AWS::IAM::Role":
             return self.resolve(props["RoleName"])
         if rtype == "AWS::IAM::ManagedPolicy":
-            path = self.resolve(props.get("Path", "/"))
-            return f"arn:{PARTITION}:iam::{ACCOUNT}:policy{path}{self.resolve(props['ManagedPolicyName'])}"
+            path, name = (
+                self.resolve(props.get("Path", "/")),
+                self.resolve(props["ManagedPolicyName"]),
+            )
+            return f"arn:{PARTITION}:iam::{ACCOUNT}:policy{path}{name}"
         if rtype == "AWS::S3::Bucket":
             return self.resolve(props["BucketName"])
         if rtype == "AWS::KMS::Key":

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import hcl2
 import pytest
-
 from scripts import bootstrap_policies as bp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ HTTP contract, the worker's success/retry/failure paths and the outbox pipe.
 from __future__ import annotations
 
 import pytest
-
 from scripts import bootstrap_policies as bp
+
 from tests.e2e.conftest import Stack
 from tests.e2e.iam_audit import Call, as_list, audit, load_calls, role_policies
 from tests.iam.policy_eval import Request, evaluate
@@ -93,9 +93,9 @@ def test_every_role_carries_the_boundary_and_stays_within_it(stack: Stack) -> No
             if call.action.startswith("kms:"):  # keys are the environment's by their tag
                 tags = kms.list_resource_tags(KeyId=call.resource)["Tags"]
                 context = {f"aws:ResourceTag/{t['TagKey']}": t["TagValue"] for t in tags}
-            decision = evaluate(
-                Request(role_arn, call.action, call.resource, context), [ALLOW_ALL], boundary=boundary
-            )
-            if not decision.allowed:
-                problems.append(f"{principal}: {call.action} on {call.resource} outside the boundary")
+            request = Request(role_arn, call.action, call.resource, context)
+            if not evaluate(request, [ALLOW_ALL], boundary=boundary).allowed:
+                problems.append(
+                    f"{principal}: {call.action} on {call.resource}: not in the boundary"
+                )
     assert problems == [], "\n".join(problems)

@@ -202,7 +202,7 @@ def _principal_matches(statement: Mapping[str, Any], principal: str) -> str | No
         return "direct"
     for kind, ids in spec.items():
         for ident in as_list(ids):
-            if ident == "*" or ident == principal:
+            if ident in ("*", principal):
                 return "direct"
             if kind == "AWS" and principal.startswith("arn:"):
                 account = principal.split(":")[4]
@@ -223,9 +223,10 @@ def statement_applies(statement: Mapping[str, Any], request: Request) -> bool:
     if "Resource" in statement:
         if not any(wildcard_match(r, request.resource) for r in as_list(statement["Resource"])):
             return False
-    elif "NotResource" in statement:
-        if any(wildcard_match(r, request.resource) for r in as_list(statement["NotResource"])):
-            return False
+    elif "NotResource" in statement and any(
+        wildcard_match(r, request.resource) for r in as_list(statement["NotResource"])
+    ):
+        return False
     # Neither: a role's trust policy, whose resource is the role it is attached to.
     return conditions_hold(statement.get("Condition", {}), request.full_context())
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts import bootstrap_policies as bp
+
 from tests.iam.policy_eval import ContextValue, Decision, Policy, Request, evaluate
 
 ENVIRONMENTS = ("dev", "staging", "prod")

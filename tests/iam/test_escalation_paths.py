@@ -884,10 +884,13 @@ def test_print_table(capsys: pytest.CaptureFixture[str]) -> None:
         decision = a.decide(WORLD)
         guarded = a.decide(WORLD, extra_identity=[ALLOW_ALL]) if a in GUARDED else decision
         stopped = ", ".join(a.stoppers)
+        alone = "" if a not in GUARDED else " (also with Allow *)"
+        if a in GUARDED and guarded.allowed:
+            alone = " (NOT with Allow *)"
         lines.append(
             f"| {a.id} | {a.source} | {a.actor[0]} {a.actor[1]} | `{a.action}` | "
             f"{'ALLOWED' if decision.allowed else 'denied'}"
-            f"{'' if a not in GUARDED else (' (also with Allow *)' if not guarded.allowed else ' (NOT with Allow *)')} "
+            f"{alone} "
             f"| {stopped} |"
         )
     with capsys.disabled():
