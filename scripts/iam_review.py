@@ -52,7 +52,11 @@ def parliament_findings(documents: dict[str, dict[str, Any]]) -> set[tuple[str, 
         for finding in policy.findings:
             detail = finding.detail
             if isinstance(detail, list):
-                detail = ", ".join(sorted({str(d.get("action", d)) for d in detail}))
+                detail = ", ".join(
+                    sorted(
+                        {str(d.get("action", d)) if isinstance(d, dict) else str(d) for d in detail}
+                    )
+                )
             found.add((name, finding.issue, str(detail)))
     return found
 
