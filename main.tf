@@ -409,7 +409,10 @@ module "edge" {
   secret_kms_key_arn        = aws_kms_key.this.arn
   price_class               = var.edge_price_class
   rate_limit_per_5_minutes  = var.waf_rate_limit_per_5_minutes
-  log_retention_days        = var.log_retention_days
-  kms_deletion_window_days  = var.kms_deletion_window_days
-  tags                      = local.tags
+
+  rate_limit_per_api_key_per_5_minutes = var.waf_rate_limit_per_api_key_per_5_minutes
+  origin_verify_secret_version         = var.origin_verify_secret_version
+  log_retention_days                   = var.log_retention_days
+  kms_deletion_window_days             = var.kms_deletion_window_days
+  tags                                 = local.tags
 }

@@ -65,3 +65,20 @@ def test_backend_state_key_is_inside_the_prefix_its_roles_may_write(environment:
     assert backend["use_lockfile"] is True
     # The placeholder names the environment's own bucket (one per environment).
     assert backend["bucket"] == f"jobs-platform-{environment}-tfstate-<account-id>"
+
+
+def test_edge_settings_come_from_each_environments_tfvars() -> None:
+    """Rotation and the per-key limit are per environment: root variables set in the
+    environment's tfvars and passed to the edge module (never a constant in main.tf)."""
+    with (REPO_ROOT / "main.tf").open() as handle:
+        edge = next(m["edge"] for m in hcl2.load(handle)["module"] if "edge" in m)
+    assert edge["origin_verify_secret_version"] == "${var.origin_verify_secret_version}"
+    assert (
+        edge["rate_limit_per_api_key_per_5_minutes"]
+        == "${var.waf_rate_limit_per_api_key_per_5_minutes}"
+    )
+    for environment in ("staging", "prod"):
+        with (REPO_ROOT / "environments" / f"{environment}.tfvars").open() as handle:
+            tfvars = hcl2.load(handle)
+        assert tfvars["origin_verify_secret_version"] >= 1
+        assert tfvars["waf_rate_limit_per_api_key_per_5_minutes"] >= 10
