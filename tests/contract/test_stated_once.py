@@ -110,6 +110,7 @@ def test_waf_logs_redact_and_the_per_key_rate_rule_counts_the_api_key_header() -
 
     assert waf_locals["api_key_header"] == API_KEY_HEADER
     assert "${local.api_key_header}" in waf_locals["redacted_headers"]
-    assert "name = local.api_key_header" in (
-        REPO_ROOT / "terraform" / "modules" / "edge" / "waf.tf"
-    ).read_text()
+    assert (
+        "name = local.api_key_header"
+        in (REPO_ROOT / "terraform" / "modules" / "edge" / "waf.tf").read_text()
+    )
