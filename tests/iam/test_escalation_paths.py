@@ -78,12 +78,8 @@ class Attempt:
 
 
 DEV_DEPLOY, STAGING_PLAN, DEV_PLAN = ("dev", "deploy"), ("staging", "plan"), ("dev", "plan")
-PROD_DEPLOY, WORKLOAD = ("prod", "deploy"), ("dev", "workload")
+WORKLOAD = ("dev", "workload")
 NO_BOUNDARY: dict[str, ContextValue] = {}  # a role without (or with another) boundary
-
-
-def boundary_of(env: str) -> dict[str, ContextValue]:
-    return {"iam:PermissionsBoundary": WORLD.boundary_arn(env)}
 
 
 ATTEMPTS: list[Attempt] = [
