@@ -185,7 +185,9 @@ def peer_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def run_child(args: list[str], env: dict[str, str], work: Path) -> dict[str, Any]:
-    if args[1] != "ours":
+    # Our handler runs from the shipped zip; the peers and the tracing libraries (ours
+    # included: one module of the source tree) from the virtualenv, compiled.
+    if args[0] == "tracer" or args[1] != "ours":
         env = peer_env(env)
     out = work / f"result-{time.monotonic_ns()}.json"
     completed = subprocess.run(
@@ -233,6 +235,27 @@ def measure(
         results[contender].update(result["seconds"])
     results["_statuses"] = statuses  # type: ignore[assignment]
     return results
+
+
+def measure_tracers(runs: int, work: Path, env: dict[str, str]) -> dict[str, float]:
+    """Median cold seconds of boto3 + a client + each tracing library (interleaved)."""
+    from benchmarks.child import TRACERS  # noqa: PLC0415
+
+    samples: dict[str, list[float]] = {name: [] for name in TRACERS}
+    events = work / "events.json"
+    print(f"tracing libraries: {runs} fresh interpreters each ...", flush=True)
+    for _ in range(runs):
+        for name in TRACERS:
+            samples[name].append(run_child(["tracer", name, str(events)], env, work)["seconds"])
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def render_tracers(tracers: dict[str, float]) -> str:
+    base = tracers["none"]
+    lines = ["| tracing (cold: boto3 + client + library) | cold | added |", "|---|---|---|"]
+    for name, seconds in tracers.items():
+        lines.append(f"| {name} | {_fmt(seconds)} | {_fmt(max(0.0, seconds - base))} |")
+    return "\n".join(lines)
 
 
 def _fmt(seconds: float) -> str:
@@ -294,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             env = child_env(code, sink.address)
             started = time.monotonic()
             results = measure(args.cold_runs, args.rounds, args.calls, work, env)
+            tracers = measure_tracers(args.cold_runs, work, env)
             if _pycache_dirs(code) != shipped_pycache:
                 raise SystemExit("error: bytecode was written into the read-only code directory")
         finally:
@@ -304,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     checks = check_targets(rel)
     print()
     print(render(results, rel))
+    print()
+    print(render_tracers(tracers))
     print()
     for text, ok in checks:
         print(f"  [{'met' if ok else 'MISSED'}] {text}")
@@ -321,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": {c: results[c] for c in CONTENDERS},
         "statuses": results.get("_statuses", {}),
         "ours_over_peer": rel,
+        "tracing_cold_seconds": tracers,
         "targets": [{"target": text, "met": ok} for text, ok in checks],
     }
     args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
