@@ -271,6 +271,8 @@ def test_alarms_notify_the_kms_encrypted_topic_and_the_dashboard_exists(
         f"{prefix}-api-5xx-rate",
         f"{prefix}-api-latency-p99",
         f"{prefix}-outbox-failures",
+        f"{prefix}-jobs-failure-rate",
+        f"{prefix}-jobs-submit-to-terminal-p99",
     }
     assert set(alarms) == expected
     # and every alarm notifies the topic on ALARM and on OK
