@@ -32,3 +32,14 @@ def test_every_job_metric_terraform_reads_is_one_the_functions_publish() -> None
     # The alarms and widgets select the service's series by its Service dimension.
     assert "Service = var.name" in source and metrics.SERVICE_DIMENSION == "Service"
     assert f"{{${{local.ns}},{metrics.SERVICE_DIMENSION},{metrics.JOB_TYPE_DIMENSION}}}" in source
+
+
+def test_the_service_dimension_the_functions_use_is_the_one_the_alarms_select() -> None:
+    from tests.contract.terraform_source import module_block, root_locals
+
+    root = Path(__file__).resolve().parents[2]
+    functions = root_locals()["functions"]
+    for name in ("api", "worker"):
+        assert functions[name]["environment"]["SERVICE_NAME"] == "${local.name_prefix}"
+    monitoring = module_block(root / "main.tf", "monitoring")
+    assert monitoring["name"] == "${local.name_prefix}"
