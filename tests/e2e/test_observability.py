@@ -71,8 +71,11 @@ def test_api_and_worker_lines_of_one_job_join_on_its_request_id_with_metrics(
         e for e in _entries(logs / f"{functions['worker']}.log") if e.get("job_id") == job_id
     ]
 
-    # The join: every worker line about the job names the request that created it.
+    # The join: every worker line about the job names the request that created it, and
+    # the X-Ray trace of that request (the header API Gateway passed to the api).
     assert worker_lines and all(e["request_id"] == request_id for e in worker_lines)
+    trace_ids = {e["trace_id"] for e in worker_lines}
+    assert len(trace_ids) == 1 and next(iter(trace_ids)).startswith("1-")
     assert {e["tenant_id"] for e in api_lines + worker_lines} == {tenant}
     # Lambda's request id and the cold-start flag on every line of both functions.
     for entry in api_lines + worker_lines:
