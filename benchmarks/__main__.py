@@ -168,6 +168,7 @@ def child_env(code: Path, xray_address: str) -> dict[str, str]:
             config.SESSION_DEFAULT_TTL_SECONDS: "3600",
             config.SERVICE_VERSION: "bench",
             config.LOG_LEVEL: "INFO",
+            config.SERVICE_NAME: "bench",
         }
     )
     for name in getattr(config, "API_ENV_VARS", ()):

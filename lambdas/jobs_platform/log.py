@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import traceback
 from contextvars import ContextVar
 from typing import Any
 
@@ -97,6 +96,8 @@ def _emit(
     entry.update(_context.get({}))
     entry.update(fields)
     if with_exception:
+        import traceback  # noqa: PLC0415 - only when an exception is logged
+
         entry["exception"] = traceback.format_exc()
     try:
         sys.stdout.write(_encode(entry) + "\n")
