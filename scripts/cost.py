@@ -11,8 +11,9 @@ Inputs, each stated once:
 
 Prints the estimate itemised by service, the environment's fixed monthly floor (the cost
 with no traffic at all) and the marginal cost per million jobs (what one million more
-jobs, with their submits and polls, add). The model is linear in traffic and applies no
-free tier, so the floor and the marginal cost add up to the total exactly.
+jobs, with their submits and polls, add). The model applies no free tier and is linear in
+traffic except X-Ray's sampling reservoir (the first trace each second) and the custom
+metrics, billed once they receive data; the marginal cost is the slope at the profile.
 """
 
 from __future__ import annotations
