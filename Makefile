@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 "$$(PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null)" python3; do \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help venv tools package local smoke test lint fmt bench plan apply clean
+.PHONY: help venv tools package local smoke test lint fmt bench cost plan apply clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,8 +52,12 @@ fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff check --fix lambdas scripts tests benchmarks policies
 	terraform fmt -recursive
 
-bench: package ## Run the benchmarks (ratios against a peer in the same run)
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,stddev,rounds $(PYTEST_ARGS)
+bench: package ## The api handler against its peers (cold and warm), one table + dist/bench.json (BENCH_ARGS=...)
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+PROFILE ?=
+cost: venv ## Monthly cost estimate of ENV (default dev) under a traffic profile: make cost ENV=prod [PROFILE=busy]
+	$(PY) -m scripts.cost --env $(ENV) $(if $(PROFILE),--profile $(PROFILE))
 
 PLAN_FILE ?= dist/$(ENV).tfplan
 ARTIFACTS := dist/artifacts.tfvars.json
