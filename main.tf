@@ -2,8 +2,11 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  name_prefix    = "${var.project}-${var.environment}"
-  kms_alias_name = "alias/${local.name_prefix}"
+  name_prefix = "${var.project}-${var.environment}"
+
+  # The zips `make package` built: the variable when given, else the file it writes.
+  lambda_artifacts = var.lambda_artifacts != null ? var.lambda_artifacts : jsondecode(file("${path.root}/dist/artifacts.tfvars.json")).lambda_artifacts
+  kms_alias_name   = "alias/${local.name_prefix}"
 
   # The alarm topic's name and ARN, stated once: the CMK's key policy scopes the SNS
   # grants to this topic, and the topic (monitoring module) is encrypted with that key.
@@ -246,17 +249,18 @@ module "table" {
   source   = "./terraform/modules/table"
   for_each = local.tables
 
-  name                     = "${local.name_prefix}-${each.key}"
-  hash_key                 = "pk"
-  range_key                = each.value.range_key
-  attributes               = each.value.attributes
-  global_secondary_indexes = each.value.indexes
-  ttl_attribute            = "expires_at"
-  stream_view_type         = each.value.stream_view_type
-  kms_key_arn              = aws_kms_key.this.arn
-  deletion_protection      = var.deletion_protection
-  alarm_topic_arn          = module.monitoring.sns_topic_arn
-  tags                     = local.tags
+  name                          = "${local.name_prefix}-${each.key}"
+  hash_key                      = "pk"
+  range_key                     = each.value.range_key
+  attributes                    = each.value.attributes
+  global_secondary_indexes      = each.value.indexes
+  ttl_attribute                 = "expires_at"
+  stream_view_type              = each.value.stream_view_type
+  kms_key_arn                   = aws_kms_key.this.arn
+  deletion_protection           = var.deletion_protection
+  enable_point_in_time_recovery = var.enable_point_in_time_recovery
+  alarm_topic_arn               = module.monitoring.sns_topic_arn
+  tags                          = local.tags
 }
 
 # SSE-KMS with the environment's CMK (not SSE-SQS): key use is auditable in CloudTrail,
@@ -284,8 +288,8 @@ module "function" {
 
   name                  = "${local.name_prefix}-${each.key}"
   description           = each.value.description
-  zip_path              = var.lambda_artifacts[each.key].zip_path
-  source_code_hash      = var.lambda_artifacts[each.key].sha256
+  zip_path              = local.lambda_artifacts[each.key].zip_path
+  source_code_hash      = local.lambda_artifacts[each.key].sha256
   handler               = each.value.handler
   runtime               = "python3.12"
   timeout_seconds       = each.value.timeout
