@@ -70,7 +70,9 @@ def backend_path(env: str, repo_root: Path = REPO_ROOT) -> Path:
 
 def all_environments(repo_root: Path = REPO_ROOT) -> list[str]:
     """Every environment with a tfvars file, the emulator's included."""
-    return sorted(p.name.removesuffix(".tfvars") for p in (repo_root / ENVIRONMENTS_DIR).glob("*.tfvars"))
+    return sorted(
+        p.name.removesuffix(".tfvars") for p in (repo_root / ENVIRONMENTS_DIR).glob("*.tfvars")
+    )
 
 
 def environments(repo_root: Path = REPO_ROOT) -> list[str]:
@@ -192,9 +194,7 @@ def _next_token(text: str, pos: int, line: int, path: str) -> tuple[_Token, int,
             body = text[m.end() : close.start()]
             if indented:
                 lines = body.split("\n")
-                indent = min(
-                    (len(x) - len(x.lstrip(" \t")) for x in lines if x.strip()), default=0
-                )
+                indent = min((len(x) - len(x.lstrip(" \t")) for x in lines if x.strip()), default=0)
                 body = "\n".join(x[indent:] for x in lines)
             token = _Token("heredoc", body, line)
             return token, close.end(), line + text.count("\n", m.start(), close.end())
@@ -245,7 +245,9 @@ class _Parser:
                 raise self.fail(eq, f"expected `=` after {token.text}: blocks are not allowed here")
             value = self.value()
             if token.text in found:
-                raise self.fail(token, f"{token.text} is set twice (first on line {found[token.text].line})")
+                raise self.fail(
+                    token, f"{token.text} is set twice (first on line {found[token.text].line})"
+                )
             found[token.text] = Attribute(token.text, value, token.line)
             end = self.take()
             if end.kind not in ("newline", "eof"):
@@ -264,14 +266,20 @@ class _Parser:
             return token.text
         if token.kind == "number":
             number = float(token.text)
-            return int(number) if number.is_integer() and re.fullmatch(r"-?[0-9]+", token.text) else number
+            return (
+                int(number)
+                if number.is_integer() and re.fullmatch(r"-?[0-9]+", token.text)
+                else number
+            )
         if token.kind == "ident" and token.text in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[token.text]
         if token.text == "[":
             return self.sequence()
         if token.text == "{":
             return self.mapping()
-        raise self.fail(token, f"{token.text!r} is not a literal value (expressions are not allowed)")
+        raise self.fail(
+            token, f"{token.text!r} is not a literal value (expressions are not allowed)"
+        )
 
     def string(self, token: _Token) -> str:
         body = token.text[1:-1]
@@ -437,7 +445,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print("pre_prod=" + json.dumps([github_entry(e) for e in pre], separators=(",", ":")))
-        print("pipeline=" + json.dumps([github_entry(e) for e in pipeline_environments()], separators=(",", ":")))
+        print(
+            "pipeline="
+            + json.dumps([github_entry(e) for e in pipeline_environments()], separators=(",", ":"))
+        )
         print("prod=" + json.dumps(github_entry(PRODUCTION), separators=(",", ":")))
     else:
         if args.env not in all_environments():
