@@ -5,6 +5,7 @@ never written to disk here) and writes only redacted forms:
 
     write  --env E --json dist/E.plan.json --markdown dist/E.plan.md [--text dist/E.plan.txt]
     verify --reviewed reviewed/E.plan.json [--digest D] --current dist/E.plan.json
+    digest dist/E.plan.json
     drift  --env E --exit-code N --markdown dist/E.drift.md
 
 - The **change set** (`write --json`): every resource change that is not a no-op, with its
@@ -295,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--reviewed", type=Path, required=True)
     check.add_argument("--digest", help="the digest the plan job reported")
     check.add_argument("--current", type=Path, required=True)
+    of = commands.add_parser("digest", help="print a change set file's digest")
+    of.add_argument("change_set", type=Path)
     drift = commands.add_parser("drift", help="summarise a -detailed-exitcode plan")
     drift.add_argument("--env", required=True)
     drift.add_argument("--exit-code", type=int, required=True, help="terraform plan's exit code")
@@ -335,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print(f"plan_report: the plan is the reviewed one (digest {digest(current)}): applying it")
+        return 0
+    if args.command == "digest":
+        print(digest(json.loads(args.change_set.read_text(encoding="utf-8"))))
         return 0
     plan = _read_plan()
     markdown = drift_markdown(args.env, plan, args.exit_code)
