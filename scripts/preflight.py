@@ -160,7 +160,7 @@ def check_tfvars(env: str, repo_root: Path, offline: bool) -> list[Finding]:
 
     for name, attr in attrs.items():
         if name not in defaults:
-            close = difflib.get_close_matches(name, defaults, n=1)
+            close = difflib.get_close_matches(name, defaults, n=1, cutoff=0.8)
             found.append(
                 Finding(
                     shown,
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for env in args.environments:
         start = time.monotonic()
-        findings = preflight(env, offline=args.offline, artifacts=args.artifacts)
+        findings = preflight(env, REPO_ROOT, offline=args.offline, artifacts=args.artifacts)
         print(
             report(env, findings, time.monotonic() - start),
             file=sys.stderr if findings else sys.stdout,
