@@ -15,11 +15,18 @@ ACCOUNT = "123456789012"
 
 
 def copy_config(dest: Path) -> Path:
-    """The files the pre-flight reads: root *.tf, environments/, lambdas/ sources, the
-    Lambda lock and pyproject, and artifacts built from exactly those sources."""
+    """The files the pre-flight and an offline plan read: the root module with its lock and
+    child modules, environments/, lambdas/ sources, the Lambda lock and pyproject, and
+    an artifacts manifest built from exactly those sources."""
     for tf in REPO_ROOT.glob("*.tf"):
         shutil.copy2(tf, dest / tf.name)
     shutil.copytree(REPO_ROOT / "environments", dest / "environments")
+    shutil.copytree(
+        REPO_ROOT / "terraform",
+        dest / "terraform",
+        ignore=shutil.ignore_patterns("tests", ".terraform*"),
+    )
+    shutil.copy2(REPO_ROOT / ".terraform.lock.hcl", dest / ".terraform.lock.hcl")
     shutil.copytree(
         REPO_ROOT / "lambdas",
         dest / "lambdas",
@@ -54,3 +61,13 @@ def make_deployable(root: Path) -> None:
             f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
         )
         backend.write_text(text)
+
+
+def add_environment(root: Path, name: str, like: str = "staging") -> None:
+    """A new environment, the documented way: its tfvars and backend file, nothing else."""
+    tfvars = envs.tfvars_path(like, root).read_text()
+    envs.tfvars_path(name, root).write_text(
+        tfvars.replace(f'environment = "{like}"', f'environment = "{name}"')
+    )
+    backend = envs.backend_path(like, root).read_text()
+    envs.backend_path(name, root).write_text(backend.replace(f"/{like}/", f"/{name}/"))
