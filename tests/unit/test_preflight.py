@@ -108,7 +108,7 @@ def test_placeholder_in_tfvars_fails(repo: Path) -> None:
 
 def test_placeholder_in_backend_file_fails_naming_the_command_that_writes_it(repo: Path) -> None:
     backend = repo / "environments" / "prod.backend.hcl"
-    edit(backend, f"tfstate-{ACCOUNT}-", "tfstate-<account-id>-")
+    edit(backend, ACCOUNT, "<account-id>")  # the first: in the bucket's name
 
     finding = only_error("prod", repo)
 
