@@ -249,18 +249,17 @@ module "table" {
   source   = "./terraform/modules/table"
   for_each = local.tables
 
-  name                          = "${local.name_prefix}-${each.key}"
-  hash_key                      = "pk"
-  range_key                     = each.value.range_key
-  attributes                    = each.value.attributes
-  global_secondary_indexes      = each.value.indexes
-  ttl_attribute                 = "expires_at"
-  stream_view_type              = each.value.stream_view_type
-  kms_key_arn                   = aws_kms_key.this.arn
-  deletion_protection           = var.deletion_protection
-  enable_point_in_time_recovery = var.enable_point_in_time_recovery
-  alarm_topic_arn               = module.monitoring.sns_topic_arn
-  tags                          = local.tags
+  name                     = "${local.name_prefix}-${each.key}"
+  hash_key                 = "pk"
+  range_key                = each.value.range_key
+  attributes               = each.value.attributes
+  global_secondary_indexes = each.value.indexes
+  ttl_attribute            = "expires_at"
+  stream_view_type         = each.value.stream_view_type
+  kms_key_arn              = aws_kms_key.this.arn
+  deletion_protection      = var.deletion_protection
+  alarm_topic_arn          = module.monitoring.sns_topic_arn
+  tags                     = local.tags
 }
 
 # SSE-KMS with the environment's CMK (not SSE-SQS): key use is auditable in CloudTrail,

@@ -272,17 +272,6 @@ variable "log_retention_days" {
   }
 }
 
-variable "enable_point_in_time_recovery" {
-  description = "DynamoDB point-in-time recovery (35 days of continuous backups) on every table; required in prod, other environments may turn it off to save its cost."
-  type        = bool
-  default     = true
-
-  validation {
-    condition     = var.enable_point_in_time_recovery || var.environment != "prod"
-    error_message = "enable_point_in_time_recovery must be true in prod: remove the line or set enable_point_in_time_recovery = true in environments/prod.tfvars."
-  }
-}
-
 variable "kms_deletion_window_days" {
   description = "Waiting period before the environment's CMK is deleted after destroy."
   type        = number

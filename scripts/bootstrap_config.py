@@ -3,7 +3,7 @@
     python -m scripts.bootstrap_config <env> --stack <bootstrap stack> [--region <region>]
 
 Reads the stack's outputs (CloudFormation DescribeStacks, with your own AWS credentials),
-writes `environments/<env>.backend.hcl` (the state layout of docs/deploying.md: bucket,
+writes `environments/<env>.backend.hcl` (the state layout the bootstrap roles allow: bucket,
 `<project>/<env>/terraform.tfstate`, the stack's region, SSE-KMS with the state key, the S3
 lock file) and prints the GitHub settings the workflows read, as `gh` commands to paste.
 
@@ -83,7 +83,7 @@ def backend_file(env: str, project: str, stack: str, out: BootstrapOutputs) -> s
     return (
         f"# S3 backend of the {env} environment, written by `make backend-config ENV={env} "
         f"STACK={stack}`\n"
-        '# from the bootstrap stack\'s outputs (docs/deploying.md, "State layout").\n'
+        "# from the bootstrap stack's outputs (docs/deploying.md step 2).\n"
         f"# `scripts/tf {env} ...` passes it to `terraform init -backend-config`. No credentials\n"
         "# here: they come from the environment (OIDC role in CI, your SSO profile locally).\n"
         f'bucket       = "{out.bucket}"\n'

@@ -10,10 +10,12 @@ the key and the fix:
 - `<...>` placeholders left in the tfvars or the backend file (`make backend-config`
   writes the backend file from the bootstrap stack's outputs);
 - `example.com` (RFC 2606) addresses in any environment but `dev`: nobody gets the alarms;
-- prod below its minimums: log retention >= 90 days, point-in-time recovery, deletion
-  protection, the edge (also variable validations in variables.tf, which need a plan);
-- a backend file whose state key or locking does not follow docs/deploying.md "State
-  layout" (the deploy roles may only write `<project>/<env>/`);
+- prod below its minimums: log retention >= 90 days, deletion protection, the edge (also
+  variable validations in variables.tf, which need a plan). Point-in-time recovery has no
+  variable: every table has it (the table module's default, checkov's CKV_JP_3), so a
+  line trying to turn it off is an unknown key;
+- a backend file whose state key or locking is not the layout the bootstrap roles allow
+  (they may only write `<project>/<env>/`; docs/deploying.md step 2);
 - Lambda artifacts missing (run `make package`) or built from other `lambdas/` sources
   than the checkout's (`dist/artifacts.sources.json`, written by `make package`).
 
@@ -64,11 +66,6 @@ PROD_MINIMUMS: dict[str, Minimum] = {
         "prod keeps logs at least 90 days",
         lambda v: isinstance(v, int | float) and v >= 90,
         "log_retention_days = 90",
-    ),
-    "enable_point_in_time_recovery": Minimum(
-        "prod tables keep point-in-time recovery",
-        lambda v: v is True,
-        "enable_point_in_time_recovery = true (or remove the line: true is the default)",
     ),
     "deletion_protection": Minimum(
         "prod tables are deletion-protected",
@@ -235,7 +232,7 @@ def check_backend(env: str, repo_root: Path, offline: bool) -> list[Finding]:
     shown = _rel(path, repo_root)
     fix_all = (
         f"make backend-config ENV={env} STACK=<bootstrap stack> (writes it from the stack's "
-        "outputs; docs/deploying.md step 1)"
+        "outputs; docs/deploying.md step 2)"
     )
     if not path.is_file():
         if offline:

@@ -83,3 +83,10 @@ def test_deploy_side_targets_install_nothing(target: str) -> None:
 def test_dev_targets_do_build_the_virtualenv() -> None:
     # The converse, so the check above can fail: the dev toolchain is installed by these.
     assert "-m venv /nonexistent/venv" in make("-n", "-B", "package", "VENV=/nonexistent/venv")
+
+
+def test_api_key_mints_into_the_environments_table_and_can_print_the_key_alone() -> None:
+    dry = make("-n", "api-key", "ENV=prod", "KEY_ONLY=1", "VENV=/nonexistent/venv")
+    assert "scripts/tf prod output -raw api_keys_table_name" in dry
+    assert "scripts.environments get prod region" in dry
+    assert "scripts.api_keys create" in dry and "--output key" in dry

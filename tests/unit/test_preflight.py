@@ -171,13 +171,19 @@ def test_prod_below_a_minimum_fails(repo: Path, key: str, old: str, new: str) ->
     assert finding.fix.endswith("in environments/prod.tfvars")
 
 
-def test_prod_without_point_in_time_recovery_fails(repo: Path) -> None:
-    append(repo / "environments" / "prod.tfvars", "enable_point_in_time_recovery = false")
+def test_turning_point_in_time_recovery_off_in_prod_fails(repo: Path) -> None:
+    # No variable turns PITR off (every table has it): such a line is refused by name.
+    tfvars = repo / "environments" / "prod.tfvars"
+    append(tfvars, "enable_point_in_time_recovery = false")
 
     finding = only_error("prod", repo)
 
-    assert finding.key == "enable_point_in_time_recovery"
-    assert "enable_point_in_time_recovery = true" in finding.fix
+    assert (finding.key, finding.line) == (
+        "enable_point_in_time_recovery",
+        line_of(tfvars, "point_in_time"),
+    )
+    assert "not a variable of the root module" in finding.problem
+    assert "remove it" in finding.fix
 
 
 def test_prod_relying_on_a_default_below_its_minimum_fails(repo: Path) -> None:

@@ -176,23 +176,12 @@ run "rejects_prod_with_log_retention_below_90_days" {
   expect_failures = [var.log_retention_days]
 }
 
-run "rejects_prod_without_point_in_time_recovery" {
+run "staging_may_keep_logs_30_days" {
   command = plan
 
   variables {
-    enable_point_in_time_recovery = false
-  }
-
-  expect_failures = [var.enable_point_in_time_recovery]
-}
-
-run "staging_may_keep_logs_30_days_and_turn_pitr_off" {
-  command = plan
-
-  variables {
-    environment                   = "staging"
-    log_retention_days            = 30
-    enable_point_in_time_recovery = false
+    environment        = "staging"
+    log_retention_days = 30
   }
 }
 
