@@ -22,7 +22,8 @@ upper case): see `plan_role_variable`.
 Commands (standard library only: the deploy jobs run this before any install):
 
     list [--pipeline] [--pre-prod]   names, one per line
-    github-outputs                   `pipeline=<json>` and `prod=<json>` lines for $GITHUB_OUTPUT
+    github-outputs                   `pre_prod=`, `pipeline=` (job matrices) and `prod=` lines
+                                     for $GITHUB_OUTPUT
     get <env> <key>                  a tfvars value (or the variable's default), e.g. region
 
 It also holds the parser of the `.tfvars` / `.backend.hcl` files (HCL attributes whose
@@ -444,11 +445,9 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        print("pre_prod=" + json.dumps([github_entry(e) for e in pre], separators=(",", ":")))
-        print(
-            "pipeline="
-            + json.dumps([github_entry(e) for e in pipeline_environments()], separators=(",", ":"))
-        )
+        for name, stages in (("pre_prod", pre), ("pipeline", pipeline_environments())):
+            matrix = {"include": [github_entry(e) for e in stages]}
+            print(f"{name}=" + json.dumps(matrix, separators=(",", ":")))
         print("prod=" + json.dumps(github_entry(PRODUCTION), separators=(",", ":")))
     else:
         if args.env not in all_environments():

@@ -111,6 +111,6 @@ def test_cli_prints_the_matrices_and_values() -> None:
         "plan_role_var": "AWS_PLAN_ROLE_ARN_PROD",
         "region": "us-east-1",
     }
-    assert [e["env"] for e in json.loads(outputs["pre_prod"])] == ["staging"]
+    assert [e["env"] for e in json.loads(outputs["pre_prod"])["include"]] == ["staging"]
     assert run("list", "--pipeline").split() == ["staging", "prod"]
     assert run("get", "prod", "log_retention_days").strip() == "90"

@@ -179,9 +179,9 @@ def check_pre_prod_then_prod(wf: Workflow) -> list[str]:
     pre = wf.jobs.get("pre-prod")
     if pre is None:
         return ["no `pre-prod` job"]
-    include = ((pre.get("strategy") or {}).get("matrix") or {}).get("include")
-    if include != PRE_PROD_MATRIX:
-        out.append(f"pre-prod's matrix is {include!r}, not the environments list {PRE_PROD_MATRIX}")
+    matrix = (pre.get("strategy") or {}).get("matrix")
+    if matrix != PRE_PROD_MATRIX:
+        out.append(f"pre-prod's matrix is {matrix!r}, not the environments list {PRE_PROD_MATRIX}")
     plan, prod = wf.jobs.get("prod-plan"), wf.jobs.get(PROD)
     if plan is None or prod is None:
         return [*out, "no `prod-plan` and `prod` jobs"]
@@ -528,9 +528,9 @@ def check_drift_schedule(wf: Workflow) -> list[str]:
     job = wf.jobs.get("drift")
     if job is None:
         return [*out, "no `drift` job"]
-    include = ((job.get("strategy") or {}).get("matrix") or {}).get("include")
-    if include != "${{ fromJSON(needs.build.outputs.pipeline) }}":
-        out.append(f"drift's matrix is {include!r}, not every pipeline environment")
+    matrix = (job.get("strategy") or {}).get("matrix")
+    if matrix != "${{ fromJSON(needs.build.outputs.pipeline) }}":
+        out.append(f"drift's matrix is {matrix!r}, not every pipeline environment")
     if not [e for _, e in make_calls(job, "drift") if e]:
         out.append("the drift job does not run `make drift ENV=...`")
     if (
@@ -619,10 +619,7 @@ def test_ci_calls_make_targets_and_plans_pre_prod_stages_with_oidc(ci: Workflow)
     assert [s for _, s in runs(ci.jobs["test"])] == ["make test"]
     plan = ci.jobs["plan"]
     # The stages before prod only: no pull-request token may read prod state.
-    assert (
-        plan["strategy"]["matrix"]["include"]
-        == "${{ fromJSON(needs.environments.outputs.pre_prod) }}"
-    )
+    assert plan["strategy"]["matrix"] == "${{ fromJSON(needs.environments.outputs.pre_prod) }}"
     assert any(uses_action(s, OIDC_ACTION) for s in steps(plan))
     assert any("GITHUB_STEP_SUMMARY" in s for _, s in runs(plan))
     assert all(e != PROD for _, e in make_calls(plan, "plan"))
@@ -635,8 +632,9 @@ def test_matrices_list_the_environments_scripts_find() -> None:
     ).stdout  # fmt: skip
     outputs = dict(line.split("=", 1) for line in out.splitlines())
     assert {"pre_prod", "pipeline", "prod"} <= set(outputs)
-    assert PROD not in [e["env"] for e in yaml.safe_load(outputs["pre_prod"])]
-    assert [e["env"] for e in yaml.safe_load(outputs["pipeline"])] == envs.pipeline_environments()
+    assert PROD not in [e["env"] for e in yaml.safe_load(outputs["pre_prod"])["include"]]
+    pipeline = yaml.safe_load(outputs["pipeline"])["include"]
+    assert [e["env"] for e in pipeline] == envs.pipeline_environments()
 
 
 def test_role_to_assume_comes_from_variables_not_literals(
@@ -783,7 +781,9 @@ MUTATIONS: list[
         "deploy.yml",
         check_pre_prod_then_prod,
         doc_edit(
-            lambda d: _job(d, "pre-prod")["strategy"]["matrix"].update(include=[{"env": "staging"}])
+            lambda d: _job(d, "pre-prod")["strategy"].update(
+                matrix={"include": [{"env": "staging"}]}
+            )
         ),
     ),
     (
@@ -1176,7 +1176,7 @@ MUTATIONS: list[
         "drift.yml",
         check_drift_schedule,
         doc_edit(
-            lambda d: _job(d, "drift")["strategy"]["matrix"].update(include=[{"env": "prod"}])
+            lambda d: _job(d, "drift")["strategy"].update(matrix={"include": [{"env": "prod"}]})
         ),
     ),
     (
