@@ -25,6 +25,8 @@ TF_LOCK_TIMEOUT ?= 20m
 # only what the mirror holds can be recorded.
 TF_PLATFORMS ?= $(if $(TF_PROVIDER_MIRROR),$(sort $(notdir $(wildcard $(TF_PROVIDER_MIRROR)/registry.terraform.io/hashicorp/aws/*/*))),linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64)
 TENANT ?= smoke
+# pip's notice about a configured index location that does not exist (as scripts/tools-venv).
+PIP_QUIET = 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
 .PHONY: help venv tools package local smoke test lint fmt bench preflight plan apply drift \
 	outputs providers-lock backend-config api-key clean
@@ -42,8 +44,8 @@ $(VENV)/.installed: pyproject.toml requirements/dev.lock
 	@echo "venv: installing the pinned dev dependencies into $(VENV) (about 2 min on a first run) ..."
 	@start=$$(date +%s); \
 	$(PYTHON) -m venv $(VENV); \
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip; \
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/dev.lock -e '.[dev]'; \
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip $(PIP_QUIET); \
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/dev.lock -e '.[dev]' $(PIP_QUIET); \
 	echo "venv: $(VENV) ready in $$(( $$(date +%s) - start )) s"
 	@touch $@
 
