@@ -15,7 +15,7 @@ PYTHON ?= $(shell for p in python3.12 "$$(PYENV_VERSION=3.12.1 pyenv which pytho
 
 # ENV: the environment a target acts on (a file environments/<ENV>.tfvars). Each line
 # below sets the default of the targets it names; `make help` prints it from here.
-preflight plan apply drift outputs api-key backend-config: ENV ?= dev
+preflight plan apply drift outputs api-key backend-config cost: ENV ?= dev
 smoke: ENV ?= local
 
 PLAN_FILE ?= dist/$(ENV).tfplan
@@ -28,7 +28,7 @@ TENANT ?= smoke
 # pip's notice about a configured index location that does not exist (as scripts/tools-venv).
 PIP_QUIET = 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: help venv tools package local smoke test lint fmt bench preflight plan apply drift \
+.PHONY: help venv tools package local smoke test lint fmt bench cost preflight plan apply drift \
 	outputs providers-lock backend-config api-key clean
 
 help: ## List the targets (ENV=: the environment a target acts on, by default)
@@ -83,8 +83,12 @@ fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff check --fix lambdas scripts tests benchmarks policies
 	terraform fmt -recursive
 
-bench: package ## Run the benchmarks (ratios against a peer in the same run)
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,stddev,rounds $(PYTEST_ARGS)
+bench: package ## The api handler against its peers (cold and warm), one table + dist/bench.json (BENCH_ARGS=...)
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+PROFILE ?=
+cost: venv ## Monthly cost estimate of ENV under a traffic profile: make cost ENV=prod [PROFILE=busy]
+	$(PY) -m scripts.cost --env $(ENV) $(if $(PROFILE),--profile $(PROFILE))
 
 preflight: ## Check ENV's tfvars, backend file and artifacts (no terraform, no AWS credentials)
 	$(PYTHON) -m scripts.preflight $(ENV)

@@ -26,6 +26,7 @@ locals {
     "GET /v1/jobs"                     = { function = "api", authorized = true }
     "GET /v1/jobs/{job_id}"            = { function = "api", authorized = true }
     "DELETE /v1/jobs/{job_id}"         = { function = "api", authorized = true }
+    "GET /v1/usage"                    = { function = "api", authorized = true }
     "PUT /v1/sessions/{session_id}"    = { function = "api", authorized = true }
     "GET /v1/sessions/{session_id}"    = { function = "api", authorized = true }
     "DELETE /v1/sessions/{session_id}" = { function = "api", authorized = true }
@@ -56,6 +57,7 @@ locals {
         SESSION_DEFAULT_TTL_SECONDS = tostring(var.session_default_ttl_seconds)
         SERVICE_VERSION             = var.service_version
         LOG_LEVEL                   = var.log_level
+        SERVICE_NAME                = local.name_prefix
       }
       policy_statements = [
         {
@@ -124,6 +126,7 @@ locals {
         ENABLE_TEST_JOB_TYPES = tostring(var.enable_test_job_types)
         MAX_RECEIVE_COUNT     = tostring(var.max_receive_count)
         LOG_LEVEL             = var.log_level
+        SERVICE_NAME          = local.name_prefix
       }
       policy_statements = [
         {

@@ -47,13 +47,19 @@ REQUIRED_EVERYWHERE = {
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's configuration plus the throwaway environment."""
+    root = copy_config(tmp_path_factory.mktemp("repo"))
+    add_environment(root, THROWAWAY)
+    return root
+
+
+@pytest.fixture(scope="module")
+def plans(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     if shutil.which("terraform") is None:
         pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
     if not DEFAULT_ARTIFACTS.is_file():
         pytest.fail(f"{DEFAULT_ARTIFACTS} missing: run 'make package' (make test does)")
-    repo = copy_config(tmp_path_factory.mktemp("repo"))
-    add_environment(repo, THROWAWAY)
     out_dir = tmp_path_factory.mktemp("plans")
     start = time.monotonic()
     try:
@@ -167,3 +173,34 @@ def test_offline_plans_stop_at_the_preflight(tmp_path: Path) -> None:
         )
     assert not (tmp_path / "out").exists()
     print(f"pre-flight refusal in {time.monotonic() - start:.2f} s")
+
+
+def _created(plan: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
+    return [
+        rc
+        for rc in plan.get("resource_changes", [])
+        if rc["type"] == resource_type and "create" in rc["change"]["actions"]
+    ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_cost_model_prices_the_fixed_resources_the_plan_creates(
+    repo: Path, plans: dict[str, dict[str, Any]], environment: str
+) -> None:
+    """`make cost`'s fixed monthly floor counts alarms, keys, secrets, web ACLs and
+    dashboards: the same numbers the environment's Terraform plan creates."""
+    from scripts import cost
+
+    env = cost.load_environment(environment, repo)
+    plan = plans[environment]
+    alarms = sorted(
+        rc["change"]["after"]["alarm_name"] for rc in _created(plan, "aws_cloudwatch_metric_alarm")
+    )
+    prefix = f"jobs-platform-{environment}-"
+    assert sorted(name.removeprefix(prefix) for name in alarms) == sorted(cost.alarm_names(env))
+    assert len(_created(plan, "aws_kms_key")) == 1 + int(env.enable_edge)
+    assert len(_created(plan, "aws_secretsmanager_secret")) == int(env.enable_edge)
+    assert len(_created(plan, "aws_wafv2_web_acl")) == int(env.enable_edge)
+    assert len(_created(plan, "aws_cloudwatch_dashboard")) == 1
+    for acl in _created(plan, "aws_wafv2_web_acl"):
+        assert len(acl["change"]["after"]["rule"]) == cost.WAF_RULES

@@ -52,15 +52,25 @@ def test_help_lists_every_target_and_phony_names_exactly_them() -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["preflight", "plan", "apply", "drift", "outputs", "api-key", "backend-config", "smoke"],
+    [
+        "preflight",
+        "plan",
+        "apply",
+        "drift",
+        "outputs",
+        "api-key",
+        "backend-config",
+        "cost",
+        "smoke",
+    ],
 )
 def test_help_shows_the_env_each_target_really_defaults_to(target: str) -> None:
     default = help_rows()[target]
     assert default, f"make help does not say which ENV {target} acts on"
     dry = make("-n", "-B", target, "STACK=x", "VENV=/nonexistent/venv")
-    assert re.search(rf'(scripts/tf|scripts\.preflight|bootstrap_config|\[ ") {default}\b', dry), (
-        dry
-    )
+    assert re.search(
+        rf'(scripts/tf|scripts\.preflight|bootstrap_config|--env|\[ ") {default}\b', dry
+    ), dry
 
 
 def test_targets_without_an_environment_show_none() -> None:
