@@ -2,8 +2,11 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  name_prefix    = "${var.project}-${var.environment}"
-  kms_alias_name = "alias/${local.name_prefix}"
+  name_prefix = "${var.project}-${var.environment}"
+
+  # The zips `make package` built: the variable when given, else the file it writes.
+  lambda_artifacts = var.lambda_artifacts != null ? var.lambda_artifacts : jsondecode(file("${path.root}/dist/artifacts.tfvars.json")).lambda_artifacts
+  kms_alias_name   = "alias/${local.name_prefix}"
 
   # The permissions boundary of every role of the environment: the bootstrap stack's
   # PermissionsBoundary (bootstrap/template.yaml; its deploy role refuses to create or
@@ -292,8 +295,8 @@ module "function" {
 
   name                  = "${local.name_prefix}-${each.key}"
   description           = each.value.description
-  zip_path              = var.lambda_artifacts[each.key].zip_path
-  source_code_hash      = var.lambda_artifacts[each.key].sha256
+  zip_path              = local.lambda_artifacts[each.key].zip_path
+  source_code_hash      = local.lambda_artifacts[each.key].sha256
   handler               = each.value.handler
   runtime               = "python3.12"
   timeout_seconds       = each.value.timeout

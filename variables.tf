@@ -10,12 +10,24 @@ variable "project" {
 }
 
 variable "environment" {
-  description = "Environment name: local (the emulator), dev, staging or prod."
+  description = "Environment name: the environments/<environment>.tfvars file that sets it (local: the emulator; prod: production, which has minimums below)."
   type        = string
 
+  # The same pattern as scripts/environments.py NAME_PATTERN (a test ties them): adding an
+  # environment is adding its files, not editing a list here.
   validation {
-    condition     = contains(["local", "dev", "staging", "prod"], var.environment)
-    error_message = "environment must be one of local, dev, staging, prod: use the matching environments/<env>.tfvars."
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
+    error_message = "environment must be 2-12 lowercase letters or digits starting with a letter, and name its file: environments/<environment>.tfvars."
+  }
+
+  # Also orders the checks: the AWS providers read var.environment (default_tags), so
+  # Terraform settles this variable before it configures them, and a rule that refers to
+  # var.lambda_artifacts makes it settle that variable (and its "run 'make package'" rule)
+  # first. Without it, a plan before `make package` would report "No valid credential
+  # sources found" ahead of the error that names the fix. The second term is always true.
+  validation {
+    condition     = var.environment != null && (var.lambda_artifacts == null || var.lambda_artifacts != null)
+    error_message = "environment must be set: -var-file=environments/<environment>.tfvars."
   }
 }
 
@@ -42,15 +54,24 @@ variable "owner" {
 }
 
 variable "lambda_artifacts" {
-  description = "Deployment zips from `make package` (dist/artifacts.tfvars.json): function key -> zip path and base64 SHA-256."
+  description = "Deployment zips: function key -> zip path and base64 SHA-256. Null (the default): read from dist/artifacts.tfvars.json, which `make package` writes, so `terraform plan -var-file=environments/<env>.tfvars` needs no other flag."
   type = map(object({
     zip_path = string
     sha256   = string
   }))
+  default = null
 
   validation {
-    condition     = toset(keys(var.lambda_artifacts)) == toset(["api", "authorizer", "worker"])
-    error_message = "lambda_artifacts must have exactly the keys api, authorizer and worker: pass -var-file=dist/artifacts.tfvars.json after 'make package'."
+    condition     = var.lambda_artifacts != null || fileexists("${path.root}/dist/artifacts.tfvars.json")
+    error_message = "No Lambda artifacts: run 'make package' first. It builds dist/lambda/*.zip and writes dist/artifacts.tfvars.json, which Terraform reads by default (CI downloads them from the build job instead)."
+  }
+
+  validation {
+    condition = try(
+      toset(keys(var.lambda_artifacts != null ? var.lambda_artifacts : jsondecode(file("${path.root}/dist/artifacts.tfvars.json")).lambda_artifacts)) == toset(["api", "authorizer", "worker"]),
+      var.lambda_artifacts == null && !fileexists("${path.root}/dist/artifacts.tfvars.json"),
+    )
+    error_message = "lambda_artifacts must have exactly the keys api, authorizer and worker: rebuild dist/artifacts.tfvars.json with 'make package'."
   }
 }
 
@@ -231,18 +252,23 @@ variable "deletion_protection" {
 
   validation {
     condition     = var.deletion_protection || var.environment != "prod"
-    error_message = "deletion_protection must be true in prod."
+    error_message = "deletion_protection must be true in prod: set deletion_protection = true in environments/prod.tfvars."
   }
 }
 
 variable "log_retention_days" {
-  description = "Retention of every log group (functions and API access logs)."
+  description = "Retention of every log group (functions, API access logs, WAF); prod keeps at least 90 days."
   type        = number
   default     = 30
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+
+  validation {
+    condition     = var.log_retention_days >= 90 || var.environment != "prod"
+    error_message = "log_retention_days must be at least 90 in prod (incident investigations look back that far): set log_retention_days = 90 (or more) in environments/prod.tfvars."
   }
 }
 

@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--daily-job-quota", type=int, default=DEFAULT_DAILY_JOB_QUOTA, help="jobs per UTC day"
     )
+    create.add_argument(
+        "--output",
+        choices=("json", "key"),
+        default="json",
+        help="json: key, key_id and tenant; key: the key alone (to pipe into `gh secret set`)",
+    )
     listing = commands.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--table", required=True)
     revoke = commands.add_parser("revoke", help="revoke a key by its key_id")
@@ -77,8 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             plain_key, key_id = create_api_key(
                 args.table, args.tenant, args.name, args.daily_job_quota
             )
-            print(json.dumps({"api_key": plain_key, "key_id": key_id, "tenant_id": args.tenant}))
-            print("Store the api_key now: it is not shown again.", file=sys.stderr)
+            if args.output == "key":
+                print(plain_key)
+                print(f"minted key {key_id} for tenant {args.tenant}", file=sys.stderr)
+            else:
+                record = {"api_key": plain_key, "key_id": key_id, "tenant_id": args.tenant}
+                print(json.dumps(record))
+                print("Store the api_key now: it is not shown again.", file=sys.stderr)
         elif args.command == "list":
             for record in list_api_keys(args.table):
                 print(json.dumps(record))

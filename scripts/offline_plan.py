@@ -1,9 +1,11 @@
 """Offline `terraform plan` of the real environments: `python -m scripts.offline_plan [env...]`.
 
-For each of dev, staging and prod (default: all three) this writes `dist/plans/<env>.json`
-(`terraform show -json` of a saved plan), so a broken environment file, a failing
-variable validation or a module that no longer plans fails CI, and checkov can scan what
-Terraform would actually create (`--framework terraform_plan`).
+For each environment (default: every `environments/<env>.tfvars` but the emulator's,
+scripts/environments.py) this runs the config pre-flight (scripts/preflight.py, offline
+mode: placeholders are warnings) and writes `dist/plans/<env>.json` (`terraform show
+-json` of a saved plan), so a broken environment file, a failing variable validation or a
+module that no longer plans fails CI, and checkov can scan what Terraform would actually
+create (`--framework terraform_plan`). It prints what it does and how long each step took.
 
 Offline, with no real AWS call and no real backend:
 
@@ -22,7 +24,8 @@ Offline, with no real AWS call and no real backend:
   switches to the root module and still leave the data source needing STS.
 - Lambda code comes from the artifacts `make package` writes
   (`dist/artifacts.tfvars.json`); plans never build anything.
-- Providers come from `TF_PROVIDER_MIRROR` when set (a filesystem mirror CLI config).
+- Providers come from `TF_PROVIDER_MIRROR` when set (a filesystem mirror CLI config), and
+  `terraform init -lockfile=readonly` takes exactly the build `.terraform.lock.hcl` pins.
 
 `terraform init` runs once; the plans run in parallel (`-lock=false`: each plan only
 reads the empty local state).
@@ -43,11 +46,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import environments as envs
 from scripts.local_stack.emulator import EmulatorProcess
+from scripts.preflight import preflight
 from scripts.terraform_workspace import copy_root_module, terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ENVIRONMENTS = ("dev", "staging", "prod")
 DEFAULT_ARTIFACTS = REPO_ROOT / "dist" / "artifacts.tfvars.json"
 DEFAULT_OUT_DIR = REPO_ROOT / "dist" / "plans"
 REGION = "us-east-1"
@@ -162,50 +166,91 @@ def plan_environment(
     )
 
 
+def _say(message: str) -> None:
+    print(f"offline-plan: {message}", flush=True)
+
+
+def run_preflight(environments: Sequence[str], repo_root: Path, artifacts: Path) -> None:
+    """The config pre-flight of each environment (offline: placeholders only warn)."""
+    errors = []
+    for environment in environments:
+        findings = preflight(environment, repo_root, offline=True, artifacts=artifacts)
+        errors += [f for f in findings if f.error]
+        warnings = [f for f in findings if not f.error]
+        if warnings:
+            keys = sorted({f"{f.path}: {f.key}" for f in warnings})
+            _say(
+                f"{environment}: not deployable yet ({len(warnings)} placeholder/example "
+                f"value(s): {'; '.join(keys)}): `make preflight ENV={environment}` says how"
+            )
+    if errors:
+        raise OfflinePlanError("pre-flight failed:\n" + "\n".join(str(f) for f in errors))
+
+
 def offline_plans(
-    environments: Sequence[str] = ENVIRONMENTS,
+    environments: Sequence[str] | None = None,
     repo_root: Path = REPO_ROOT,
     artifacts: Path = DEFAULT_ARTIFACTS,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> list[PlanResult]:
     """Plan each environment offline; raise OfflinePlanError on the first failure."""
-    unknown = sorted(set(environments) - set(ENVIRONMENTS))
+    known = envs.environments(repo_root)
+    environments = list(known if environments is None else environments)
+    unknown = sorted(set(environments) - set(known))
     if unknown:
-        raise OfflinePlanError(f"unknown environment(s) {unknown}: expected {list(ENVIRONMENTS)}")
+        raise OfflinePlanError(
+            f"unknown environment(s) {unknown}: expected some of {known} (environments/*.tfvars)"
+        )
     artifacts = artifacts.resolve()
-    if not artifacts.is_file():
-        raise OfflinePlanError(f"{artifacts} missing: run 'make package' first")
+    run_preflight(environments, repo_root, artifacts)
     with tempfile.TemporaryDirectory(prefix="offline-plan-") as tmp, EmulatorProcess() as emulator:
         tmp_path = Path(tmp)
         workdir = copy_terraform(repo_root, tmp_path / "root")
         env = terraform_env(emulator.endpoint, tmp_path / "data", tmp_path)
-        _run(["init", "-input=false", "-no-color"], workdir, env, "terraform init")
+        start = time.monotonic()
+        _say("terraform init (the locked provider) ...")
+        _run(
+            ["init", "-input=false", "-no-color", "-lockfile=readonly"],
+            workdir,
+            env,
+            "terraform init",
+        )
+        _say(
+            f"initialised in {time.monotonic() - start:.1f} s; planning {', '.join(environments)} "
+            "in parallel (about 30-60 s each on 2 cores) ..."
+        )
         with ThreadPoolExecutor(max_workers=len(environments)) as pool:
             futures = [
                 pool.submit(plan_environment, e, workdir, env, artifacts, out_dir)
                 for e in environments
             ]
-            return [f.result() for f in futures]
+            results = []
+            for future in futures:
+                result = future.result()
+                _say(
+                    f"{result.environment}: {result.resource_count} resource changes "
+                    f"({result.seconds:.1f} s)"
+                )
+                results.append(result)
+            return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("environments", nargs="*", default=list(ENVIRONMENTS))
+    parser.add_argument("environments", nargs="*", help="default: every environment")
     parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
-        results = offline_plans(args.environments, artifacts=args.artifacts, out_dir=args.out_dir)
+        results = offline_plans(
+            args.environments or None, artifacts=args.artifacts, out_dir=args.out_dir
+        )
     except OfflinePlanError as exc:
         print(f"offline-plan: error: {exc}", file=sys.stderr)
         return 1
-    for r in results:
-        print(
-            f"offline-plan: {r.environment}: {r.resource_count} resource changes -> "
-            f"{r.json_path} ({r.seconds:.1f} s)"
-        )
-    print(f"offline-plan: {len(results)} plan(s) in {time.monotonic() - start:.1f} s")
+    out = results[0].json_path.parent if results else args.out_dir
+    print(f"offline-plan: {len(results)} plan(s) -> {out}/ in {time.monotonic() - start:.1f} s")
     return 0
 
 

@@ -18,8 +18,11 @@ pins in pyproject.toml, and bytecode compiled in one fresh interpreter with a fi
 seed, in sorted order; the same sources and the same Python 3.12.x give byte-identical
 zips.
 
-Writes `dist/lambda/<function>.zip` and `dist/artifacts.tfvars.json` (the Terraform
-variable `lambda_artifacts`), and prints each zip's size and sha256.
+Writes `dist/lambda/<function>.zip`, `dist/artifacts.tfvars.json` (the Terraform
+variable `lambda_artifacts`, which the root module reads by default) and
+`dist/artifacts.sources.json` (the sha256 of every input the zips were built from: the
+pre-flight refuses to plan when `lambdas/` changed since), and prints each zip's size and
+sha256 and how long the build took.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -331,6 +335,25 @@ def build(out_dir: Path, cache: Path, *, bytecode: bool = True) -> list[Artifact
     return artifacts
 
 
+SOURCES_MANIFEST = "artifacts.sources.json"
+
+
+def source_inputs(repo_root: Path = REPO_ROOT) -> dict[str, str]:
+    """Everything a zip is built from -> its sha256: every module under lambdas/ (a zip
+    holds modules only), the locked Lambda wheels, pyproject's runtime dependencies."""
+    inputs = {
+        path.relative_to(repo_root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((repo_root / "lambdas").rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
+    lock = repo_root / "requirements" / "lambda.lock"
+    inputs[lock.relative_to(repo_root).as_posix()] = hashlib.sha256(lock.read_bytes()).hexdigest()
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))
+    dependencies = json.dumps(sorted(pyproject["project"]["dependencies"])).encode()
+    inputs["pyproject.toml [project] dependencies"] = hashlib.sha256(dependencies).hexdigest()
+    return inputs
+
+
 def tfvars(artifacts: list[Artifact]) -> dict[str, object]:
     return {
         "lambda_artifacts": {
@@ -355,13 +378,23 @@ def main(argv: list[str] | None = None) -> int:
         "--no-bytecode", action="store_true", help="ship sources only (no precompiled .pyc)"
     )
     args = parser.parse_args(argv)
+    start = time.monotonic()
+    functions = handler_functions()
+    print(
+        f"package: building {len(functions)} Lambda zips ({', '.join(functions)}) ...", flush=True
+    )
+    inputs = source_inputs()
     artifacts = build(args.out.resolve(), args.cache.resolve(), bytecode=not args.no_bytecode)
     manifest = args.out / "artifacts.tfvars.json"
     manifest.write_text(json.dumps(tfvars(artifacts), indent=2, sort_keys=True) + "\n")
+    sources = args.out / SOURCES_MANIFEST
+    sources.write_text(json.dumps({"built_from": inputs}, indent=1, sort_keys=True) + "\n")
     for a in artifacts:
         print(f"{a.function:<11} {a.size / 1024:>8.1f} KiB  sha256 {a.sha256_hex}  {a.path.name}")
-    shown = manifest.relative_to(REPO_ROOT) if manifest.is_relative_to(REPO_ROOT) else manifest
-    print(f"wrote {shown}")
+    shown = [
+        m.relative_to(REPO_ROOT) if m.is_relative_to(REPO_ROOT) else m for m in (manifest, sources)
+    ]
+    print(f"wrote {shown[0]} and {shown[1]} in {time.monotonic() - start:.1f} s")
     return 0
 
 

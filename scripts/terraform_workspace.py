@@ -3,9 +3,10 @@
 - `terraform_cli_env`: the environment of a terraform subprocess with its own data dir,
   no prompts or upgrade checks, and providers from `TF_PROVIDER_MIRROR` when it is set
   (a filesystem mirror; unset, the normal registry is used).
-- `copy_root_module`: the root module, its child modules and the environment files,
-  copied into a scratch directory, so a command that writes there (an override file, a
-  mutated guardrail, `.terraform/`) never touches the repository.
+- `copy_root_module`: the root module (with its provider lock), its child modules and the
+  environment files, copied into a scratch directory, so a command that writes there (an
+  override file, a mutated guardrail, `.terraform/`) never touches the repository.
+  `terraform init -lockfile=readonly` there installs exactly the locked provider.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-# Never copied: Terraform's working state and lock, which belong to one checkout.
+# Never copied: Terraform's working state, which belongs to one checkout.
 _NOT_COPIED = (".terraform", ".terraform.lock.hcl", "*.tfstate*")
+LOCK_FILE = ".terraform.lock.hcl"
 
 
 def provider_mirror_config(mirror: str, config_dir: Path) -> Path:
@@ -54,10 +56,13 @@ def terraform_cli_env(
 
 
 def copy_root_module(repo_root: Path, dest: Path, *, module_tests: bool = True) -> Path:
-    """Copy `*.tf`, `terraform/` and `environments/` into `dest` (module tests optional)."""
+    """Copy `*.tf`, the root lock file, `terraform/` and `environments/` into `dest`
+    (module tests optional)."""
     dest.mkdir(parents=True, exist_ok=True)
     for tf in sorted(repo_root.glob("*.tf")):
         shutil.copy2(tf, dest / tf.name)
+    if (repo_root / LOCK_FILE).is_file():
+        shutil.copy2(repo_root / LOCK_FILE, dest / LOCK_FILE)
     not_copied = _NOT_COPIED if module_tests else (*_NOT_COPIED, "tests")
     ignore = shutil.ignore_patterns(*not_copied)
     shutil.copytree(repo_root / "terraform", dest / "terraform", ignore=ignore)

@@ -8,10 +8,11 @@ from pathlib import Path
 import hcl2
 import pytest
 from scripts import bootstrap_policies as bp
+from scripts import environments as envs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = (REPO_ROOT / "bootstrap" / "template.yaml").read_text()
-ENVIRONMENTS = ("dev", "staging", "prod")
+ENVIRONMENTS = envs.environments(REPO_ROOT)
 
 
 def default_tag_keys() -> set[str]:

@@ -62,3 +62,17 @@ def test_cli_create_rejects_a_tenant_id_with_separator(
     code = cli.main(["create", "--table", tables.api_keys, "--tenant", "a#b"])
 
     assert code == 1
+
+
+def test_cli_create_output_key_prints_only_a_key_the_authorizer_accepts(
+    authorizer: ModuleType, tables: Tables, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `make -s api-key ENV=... KEY_ONLY=1 | gh secret set SMOKE_API_KEY` pipes stdout.
+    code = cli.main(["create", "--table", tables.api_keys, "--tenant", "smoke", "--output", "key"])
+
+    out = capsys.readouterr()
+    plain_key = out.out.strip()
+    assert code == 0
+    assert out.out == f"{plain_key}\n" and plain_key.startswith("jp_")
+    assert plain_key not in out.err
+    assert authorizer.handler(authorizer_event(plain_key), None)["isAuthorized"] is True

@@ -1,9 +1,12 @@
-"""Offline `terraform plan` of dev, staging and prod (scripts/offline_plan.py): fake
-credentials, STS answered by a local moto server, no refresh, local backend in a copy.
+"""Offline `terraform plan` of every environment (scripts/offline_plan.py): the config
+pre-flight first, then fake credentials, STS answered by a local moto server, no refresh,
+local backend in a copy.
 
 A broken environment file, a failing validation or a module that no longer plans fails
-here. The three plans run once (one worker: xdist group ``offline_plans``), in parallel.
-Needs `make package` (dist/artifacts.tfvars.json); `make test` depends on it.
+here. The environments are the repository's plus a throwaway `qa` added the documented
+way (its tfvars and backend file, nothing else): environments are data. The plans run
+once (one worker: xdist group ``offline_plans``), in parallel. Needs `make package`
+(dist/artifacts.tfvars.json); `make test` depends on it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,21 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from scripts.offline_plan import DEFAULT_ARTIFACTS, ENVIRONMENTS, OfflinePlanError, offline_plans
+from scripts import environments as envs
+from scripts import plan_report
+from scripts.offline_plan import DEFAULT_ARTIFACTS, OfflinePlanError, offline_plans
+from scripts.smoke import API_KEYS_TABLE_ADDRESS
+
+from tests.repo_config import REPO_ROOT, add_environment, copy_config
 
 pytestmark = [pytest.mark.terraform, pytest.mark.xdist_group("offline_plans")]
 
+THROWAWAY = "qa"
+ENVIRONMENTS = [*envs.environments(REPO_ROOT), THROWAWAY]
 # Staging and prod run behind the edge, with WAF, alarms and a budget.
 REQUIRED_IN_STAGING_AND_PROD = {
     "aws_cloudfront_distribution",
@@ -36,7 +47,15 @@ REQUIRED_EVERYWHERE = {
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's configuration plus the throwaway environment."""
+    root = copy_config(tmp_path_factory.mktemp("repo"))
+    add_environment(root, THROWAWAY)
+    return root
+
+
+@pytest.fixture(scope="module")
+def plans(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     if shutil.which("terraform") is None:
         pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
     if not DEFAULT_ARTIFACTS.is_file():
@@ -44,7 +63,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
     out_dir = tmp_path_factory.mktemp("plans")
     start = time.monotonic()
     try:
-        results = offline_plans(ENVIRONMENTS, out_dir=out_dir)
+        results = offline_plans(repo_root=repo, artifacts=DEFAULT_ARTIFACTS, out_dir=out_dir)
     except OfflinePlanError as exc:
         pytest.fail(f"offline plan failed: {exc}")
     print(f"offline plans: {time.monotonic() - start:.1f} s")
@@ -59,6 +78,12 @@ def _created_types(plan: dict[str, Any]) -> set[str]:
     }
 
 
+def test_every_environment_and_the_throwaway_one_were_planned(
+    plans: dict[str, dict[str, Any]],
+) -> None:
+    assert sorted(plans) == sorted(ENVIRONMENTS)
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_environment_plans_offline_with_the_core_resources(
     plans: dict[str, dict[str, Any]], environment: str
@@ -67,6 +92,15 @@ def test_environment_plans_offline_with_the_core_resources(
     # then the plan creates the platform's core resources.
     missing = REQUIRED_EVERYWHERE - _created_types(plans[environment])
     assert not missing, f"{environment} plan lacks {sorted(missing)}"
+
+
+def test_the_throwaway_environment_is_named_by_its_file(plans: dict[str, dict[str, Any]]) -> None:
+    names = {
+        rc["change"]["after"].get("name")
+        for rc in plans[THROWAWAY]["resource_changes"]
+        if rc["type"] == "aws_dynamodb_table"
+    }
+    assert names == {f"jobs-platform-{THROWAWAY}-{t}" for t in ("jobs", "sessions", "api-keys")}
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
@@ -102,6 +136,45 @@ def test_staging_and_prod_cloudfront_uses_the_web_acl(
         )
 
 
+def test_the_reviewed_change_set_holds_no_secret(plans: dict[str, dict[str, Any]]) -> None:
+    # The edge's origin-verify value is a real random secret in this plan (Secrets
+    # Manager's GetRandomPassword, from the emulator): the change set reviewers see (and
+    # the artifact deploy.yml keeps) must not carry it, nor any other sensitive value.
+    plan = plans["staging"]
+    secrets = plan_report.all_sensitive_values(plan)
+    origin = [s for s in secrets if len(s) >= 32]
+    assert origin, "the staging plan should hold the origin-verify secret (sensitive)"
+    changes = plan_report.change_set(plan)
+    text = json.dumps(changes)
+    assert not [s for s in origin if s in text]
+    assert plan_report.REDACTED in text
+
+
+def test_a_first_deploy_creates_the_api_keys_table_smoke_looks_for(
+    plans: dict[str, dict[str, Any]],
+) -> None:
+    # scripts/smoke.py treats "this apply created the api-keys table" as the first deploy
+    # (no key can exist yet): the address it looks for is the one Terraform plans.
+    changes = plan_report.change_set(plans["staging"])
+    created = {r["address"] for r in changes["resource_changes"] if "create" in r["actions"]}
+    assert API_KEYS_TABLE_ADDRESS in created
+
+
+def test_offline_plans_stop_at_the_preflight(tmp_path: Path) -> None:
+    # A misspelt key fails before any terraform or emulator runs.
+    repo = copy_config(tmp_path)
+    tfvars = repo / "environments" / "dev.tfvars"
+    tfvars.write_text(tfvars.read_text() + "log_retension_days = 7\n")
+    start = time.monotonic()
+
+    with pytest.raises(OfflinePlanError, match="rename it to log_retention_days"):
+        offline_plans(
+            ["dev"], repo_root=repo, artifacts=DEFAULT_ARTIFACTS, out_dir=tmp_path / "out"
+        )
+    assert not (tmp_path / "out").exists()
+    print(f"pre-flight refusal in {time.monotonic() - start:.2f} s")
+
+
 def _created(plan: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
     return [
         rc
@@ -112,13 +185,13 @@ def _created(plan: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_cost_model_prices_the_fixed_resources_the_plan_creates(
-    plans: dict[str, dict[str, Any]], environment: str
+    repo: Path, plans: dict[str, dict[str, Any]], environment: str
 ) -> None:
     """`make cost`'s fixed monthly floor counts alarms, keys, secrets, web ACLs and
     dashboards: the same numbers the environment's Terraform plan creates."""
     from scripts import cost
 
-    env = cost.load_environment(environment)
+    env = cost.load_environment(environment, repo)
     plan = plans[environment]
     alarms = sorted(
         rc["change"]["after"]["alarm_name"] for rc in _created(plan, "aws_cloudwatch_metric_alarm")

@@ -48,8 +48,10 @@ def test_terraform_files_are_formatted(tf_env: dict[str, str]) -> None:
 
 
 def test_root_module_validates(tf_env: dict[str, str]) -> None:
-    # Given the root module initialised without a backend
-    init = _run(["init", "-backend=false", "-input=false", "-no-color"], tf_env)
+    # Given the root module initialised without a backend, with the locked provider
+    init = _run(
+        ["init", "-backend=false", "-input=false", "-no-color", "-lockfile=readonly"], tf_env
+    )
     assert init.returncode == 0, f"terraform init failed:\n{init.stdout}{init.stderr}"
 
     # When terraform validates it (and every child module it calls)

@@ -31,8 +31,10 @@ variables {
     authorizer = { zip_path = "dist/lambda/authorizer.zip", sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
     worker     = { zip_path = "dist/lambda/worker.zip", sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
   }
-  # Not under test here (the budget module's own validation wants a limit when on).
-  create_budget = false
+  # Not under test here (the budget module's own validation wants a limit when on; prod
+  # wants 90 days of logs).
+  create_budget      = false
+  log_retention_days = 90
 }
 
 run "staging_cannot_disable_the_edge" {

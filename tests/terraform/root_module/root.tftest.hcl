@@ -87,6 +87,7 @@ mock_provider "aws" {
 
 variables {
   environment                = "prod"
+  log_retention_days         = 90
   enable_edge                = true
   create_budget              = true
   budget_limit_amount        = 1000
@@ -164,3 +165,40 @@ run "rejects_prod_without_the_edge" {
   expect_failures = [var.enable_edge]
 }
 
+
+run "rejects_prod_with_log_retention_below_90_days" {
+  command = plan
+
+  variables {
+    log_retention_days = 30
+  }
+
+  expect_failures = [var.log_retention_days]
+}
+
+run "staging_may_keep_logs_30_days" {
+  command = plan
+
+  variables {
+    environment        = "staging"
+    log_retention_days = 30
+  }
+}
+
+run "an_environment_named_like_a_file_is_accepted" {
+  command = plan
+
+  variables {
+    environment = "qa"
+  }
+}
+
+run "rejects_an_environment_name_that_cannot_name_a_file" {
+  command = plan
+
+  variables {
+    environment = "QA env"
+  }
+
+  expect_failures = [var.environment]
+}
