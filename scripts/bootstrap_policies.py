@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from scripts import environments as envs
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "bootstrap" / "template.yaml"
 
@@ -33,27 +35,25 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PARTITION = "aws"
 
-# The stacks docs/deploying.md tells a team to deploy, one per environment (the same
-# parameters whether each lives in its own account or all share one).
+# The stacks docs/deploying.md tells a team to deploy: one per environment of
+# environments/*.tfvars (scripts/environments.py; the same parameters whether each lives in
+# its own account or all share one). Pull-request plans for the stages before prod, which
+# ci.yml plans on pull requests; never for prod (the template refuses it) nor for dev
+# (deployed from a laptop, planned by no workflow).
 COMMON = {
     "GitHubOrg": "example-org",
     "GitHubRepo": "jobs-platform",
     "BreakGlassRoleArn": f"arn:aws:iam::{ACCOUNT}:role/break-glass",
 }
+
+
+def example_parameters(environment: str) -> dict[str, str]:
+    pre_prod = environment in envs.pre_production_environments()
+    return {**COMMON, "Environment": environment, "PullRequestPlans": str(pre_prod).lower()}
+
+
 EXAMPLE_STACKS: dict[str, dict[str, str]] = {
-    "dev": {**COMMON, "Environment": "dev", "GitHubEnvironment": "dev", "PullRequestPlans": "true"},
-    "staging": {
-        **COMMON,
-        "Environment": "staging",
-        "GitHubEnvironment": "staging",
-        "PullRequestPlans": "true",
-    },
-    "prod": {
-        **COMMON,
-        "Environment": "prod",
-        "GitHubEnvironment": "production",
-        "PullRequestPlans": "false",
-    },
+    env: example_parameters(env) for env in envs.environments()
 }
 
 Policy = dict[str, Any]

@@ -76,9 +76,7 @@ def test_every_role_carries_the_boundary_and_stays_within_it(stack: Stack) -> No
     """The bootstrap's permissions boundary (bootstrap/template.yaml, resolved for this
     environment) is on every role Terraform created, and allows every call the suite made
     each principal do: the boundary is a ceiling the platform fits under, not a guess."""
-    boundary_stack = bp.Stack(
-        bp.load_template(), {**bp.COMMON, "Environment": "local", "GitHubEnvironment": "local"}
-    )
+    boundary_stack = bp.Stack(bp.load_template(), {**bp.COMMON, "Environment": "local"})
     boundary_arn = boundary_stack.ref("PermissionsBoundary")
     boundary = boundary_stack.managed_policy("PermissionsBoundary")
     iam, kms = stack.client("iam"), stack.client("kms")

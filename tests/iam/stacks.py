@@ -9,6 +9,9 @@ guardrails stop them), and who calls what in it.
   `Allow *:*` inline and the environment's permissions boundary;
 - role "admin": an account administrator (`Allow *:*`, no boundary);
 - role "breakglass": the stacks' BreakGlassRoleArn (`Allow *:*`).
+`World.assume(env, role, token)` is STS's decision on AssumeRoleWithWebIdentity of a stack
+role ("DeployRole" / "PlanRole") with a GitHub Actions OIDC token (`github_token(...)`:
+the claims STS takes from it), judged by the role's trust policy.
 Requests on a stack's state bucket or state key are also judged by that stack's bucket or
 key policy. Resources of an environment carry its tag (the provider's default_tags): pass
 `tagged(env)` in the context for a resource that exists, `creating(env)` for a create.
@@ -35,6 +38,19 @@ ALLOW_ALL: Policy = {
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Administrator"
 BREAK_GLASS = bp.COMMON["BreakGlassRoleArn"]
 DEFAULT_TAG_KEYS = ["project", "environment", "owner", "stack"]  # providers.tf + main.tf tags
+OIDC = "token.actions.githubusercontent.com"
+OIDC_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC}"
+REPOSITORY = f"{bp.COMMON['GitHubOrg']}/{bp.COMMON['GitHubRepo']}"
+
+
+def github_token(
+    claim: str, *, repository: str = REPOSITORY, audience: str = "sts.amazonaws.com"
+) -> dict[str, ContextValue]:
+    """The condition keys STS sets from a GitHub Actions OIDC token whose subject is
+    `repo:<repository>:<claim>`, e.g. claim `environment:prod`, `pull_request`,
+    `ref:refs/heads/main` (GitHub's subject formats; configure-aws-credentials asks for
+    audience sts.amazonaws.com)."""
+    return {f"{OIDC}:aud": audience, f"{OIDC}:sub": f"repo:{repository}:{claim}"}
 
 
 def prefix(env: str) -> str:
@@ -147,6 +163,12 @@ class World:
             resource_policy=resource_policy,
             key_policy=is_key,
         )
+
+    def assume(self, env: str, role: str, token: Mapping[str, ContextValue]) -> Decision:
+        """STS's decision on AssumeRoleWithWebIdentity of `env`'s `role` with `token`."""
+        s = self.stacks[env]
+        request = Request(OIDC_PROVIDER, "sts:AssumeRoleWithWebIdentity", s.role_arn(role), token)
+        return evaluate(request, [], resource_policy=s.trust_policy(role))
 
     # ------------------------------------------------------------ names
     def state_object(self, env: str, key: str = "terraform.tfstate") -> str:

@@ -6,6 +6,16 @@ escalation methods" (RSL-n), Bishop Fox's iam-vulnerable (BF), pathfinding.cloud
 and the cross-environment paths of issue 8 (I8). All three environments share one account
 here (the single-account layout): per-account stacks only remove paths.
 
+A second table, `TOKEN_ATTEMPTS`, is the way in: a GitHub Actions OIDC token (its claims,
+tests/iam/stacks.py `github_token`) trying to assume a stack role it must not get, from
+Datadog Security Labs' write-up on GitHub-to-AWS keyless authentication flaws (DD: another
+repository's token, another audience) and issue 8 / the pipeline's trust (I8: pull
+requests never get prod's roles nor a deploy role, a branch other than main or a tag
+never gets a plan role, the deploy role only from its own GitHub environment). Each row
+is denied, and denied by the trust condition it names (without it, the row goes
+through). What the workflows do get is tested against the workflows themselves
+(tests/workflows/test_oidc_subjects.py).
+
 Three proofs per row:
 1. the policies as deployed deny it (`test_escalation_is_denied`);
 2. the rows' named stoppers deny it on their own: next to an `Allow *:*` added to the
@@ -33,6 +43,7 @@ from tests.iam.policy_eval import ContextValue, Decision
 from tests.iam.stacks import (
     ACCOUNT,
     ADMIN,
+    OIDC,
     REGION,
     World,
     api,
@@ -40,6 +51,7 @@ from tests.iam.stacks import (
     creating,
     distribution,
     function,
+    github_token,
     role,
     secret,
     table,
@@ -868,6 +880,134 @@ def test_rows_name_only_existing_stoppers() -> None:
     assert {s for a in ATTEMPTS for s in a.stoppers} <= known
 
 
+@dataclass(frozen=True)
+class TokenAttempt:
+    """A GitHub Actions token (subject `repo:<repository>:<claim>`, `audience`) assuming
+    `role` of `env`'s stack; `stopper` is the trust condition key that must refuse it."""
+
+    id: str
+    source: str
+    env: str
+    role: str  # "DeployRole" | "PlanRole"
+    claim: str
+    stopper: str  # "sub" | "aud"
+    repository: str | None = None
+    audience: str = "sts.amazonaws.com"
+
+    def token(self) -> dict[str, ContextValue]:
+        if self.repository is None:
+            return github_token(self.claim, audience=self.audience)
+        return github_token(self.claim, repository=self.repository, audience=self.audience)
+
+    def decide(self, world: World) -> Decision:
+        return world.assume(self.env, self.role, self.token())
+
+
+TOKEN_ATTEMPTS: list[TokenAttempt] = [
+    TokenAttempt(
+        "another-repository-with-the-environment-name",
+        "DD",
+        "prod",
+        "DeployRole",
+        "environment:prod",
+        "sub",
+        repository="attacker/jobs-platform",
+    ),
+    TokenAttempt(
+        "another-repository-of-the-org",
+        "DD",
+        "prod",
+        "PlanRole",
+        "ref:refs/heads/main",
+        "sub",
+        repository="example-org/sandbox",
+    ),
+    TokenAttempt(
+        "another-audience",
+        "DD",
+        "prod",
+        "DeployRole",
+        "environment:prod",
+        "aud",
+        audience="sigstore",
+    ),
+    TokenAttempt(
+        "pull-request-gets-prod-plan-role", "I8", "prod", "PlanRole", "pull_request", "sub"
+    ),
+    TokenAttempt(
+        "pull-request-gets-a-deploy-role", "I8", "staging", "DeployRole", "pull_request", "sub"
+    ),
+    TokenAttempt(
+        "pull-request-gets-an-unplanned-plan-role", "I8", "dev", "PlanRole", "pull_request", "sub"
+    ),
+    TokenAttempt(
+        "branch-workflow-gets-prod-plan-role",
+        "I8",
+        "prod",
+        "PlanRole",
+        "ref:refs/heads/feature",
+        "sub",
+    ),
+    TokenAttempt(
+        "tag-workflow-gets-prod-plan-role", "I8", "prod", "PlanRole", "ref:refs/tags/v1.0.0", "sub"
+    ),
+    TokenAttempt(
+        "main-without-approval-gets-prod-deploy-role",
+        "I8",
+        "prod",
+        "DeployRole",
+        "ref:refs/heads/main",
+        "sub",
+    ),
+    TokenAttempt(
+        "staging-environment-gets-prod-deploy-role",
+        "I8",
+        "prod",
+        "DeployRole",
+        "environment:staging",
+        "sub",
+    ),
+    TokenAttempt(
+        "old-environment-name-gets-prod-deploy-role",
+        "I8",
+        "prod",
+        "DeployRole",
+        "environment:production",
+        "sub",
+    ),
+    TokenAttempt(
+        "prod-environment-gets-staging-deploy-role",
+        "I8",
+        "staging",
+        "DeployRole",
+        "environment:prod",
+        "sub",
+    ),
+]
+
+
+@pytest.mark.parametrize("attempt", TOKEN_ATTEMPTS, ids=[a.id for a in TOKEN_ATTEMPTS])
+def test_token_is_refused(attempt: TokenAttempt) -> None:
+    assert not attempt.decide(WORLD).allowed, f"{attempt.id} ({attempt.source})"
+
+
+def _without_trust_condition(key: str) -> Callable[[dict[str, Any]], None]:
+    def edit(template: dict[str, Any]) -> None:
+        for name in ("DeployRole", "PlanRole"):
+            props = template["Resources"][name]["Properties"]
+            for st in props["AssumeRolePolicyDocument"]["Statement"]:
+                st["Condition"]["StringEquals"].pop(f"{OIDC}:{key}")
+
+    return edit
+
+
+@pytest.mark.parametrize("attempt", TOKEN_ATTEMPTS, ids=[a.id for a in TOKEN_ATTEMPTS])
+def test_token_is_refused_by_its_trust_condition(attempt: TokenAttempt) -> None:
+    """Without the condition the row names, the token gets the role: that condition is
+    what refuses it."""
+    assert attempt.decide(WORLD.mutated(_without_trust_condition(attempt.stopper))).allowed
+
+
 def test_print_table(capsys: pytest.CaptureFixture[str]) -> None:
     """The escalation table with its decisions (for docs/security.md and the issue)."""
     from tests.iam.stacks import ALLOW_ALL
@@ -889,6 +1029,19 @@ def test_print_table(capsys: pytest.CaptureFixture[str]) -> None:
             f"{alone} "
             f"| {stopped} |"
         )
+    lines += [
+        "",
+        "| token | source | role | subject (aud) | decision | stopped by |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in TOKEN_ATTEMPTS:
+        token = t.token()
+        lines.append(
+            f"| {t.id} | {t.source} | {t.env} {t.role} | `{token[f'{OIDC}:sub']}` "
+            f"({token[f'{OIDC}:aud']}) | {'ALLOWED' if t.decide(WORLD).allowed else 'denied'} "
+            f"| trust `{t.stopper}` |"
+        )
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert all(not a.decide(WORLD).allowed for a in ATTEMPTS)
+    assert all(not t.decide(WORLD).allowed for t in TOKEN_ATTEMPTS)

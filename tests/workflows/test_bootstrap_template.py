@@ -2,11 +2,11 @@
 can do what the Terraform needs.
 
 The template is resolved for the example stacks of dev, staging and prod
-(scripts/bootstrap_policies.py) and its policies are evaluated WITH their conditions by
-tests/iam/policy_eval.py; the escalation paths the same policies must refuse are in
-tests/iam/test_escalation_paths.py. The structural checks are pure functions over the
-parsed template (`list[str]` of violations), so each one is also proven to fail on a
-broken copy.
+(scripts/bootstrap_policies.py, one per environments/*.tfvars) and its policies are
+evaluated WITH their conditions by tests/iam/policy_eval.py; the escalation paths the
+same policies must refuse are in tests/iam/test_escalation_paths.py. The structural
+checks are pure functions over the parsed template (`list[str]` of violations), so each
+one is also proven to fail on a broken copy.
 """
 
 from __future__ import annotations
@@ -71,34 +71,40 @@ def repo(claim: str) -> str:
     return f"repo:example-org/jobs-platform:{claim}"
 
 
-GITHUB_ENVIRONMENT = {env: bp.EXAMPLE_STACKS[env]["GitHubEnvironment"] for env in ENVIRONMENTS}
-
-
 def check_role_trust(t: dict[str, Any]) -> list[str]:
-    """Deploy: only jobs in the stack's GitHub environment. Plan: pull requests where the
-    stack allows them (never prod), else that environment's jobs. No other token."""
+    """Deploy role: only jobs in the GitHub environment named like the stack's environment
+    (one name everywhere). Plan role: jobs on main outside any GitHub environment (drift,
+    prod's plan before approval), and pull requests where the stack allows them (never
+    prod). No other token: not another environment (nor prod's old name `production`),
+    branch, tag, repository or audience. What the workflows need is tied to the workflows
+    in tests/workflows/test_oidc_subjects.py."""
     out = []
     for env in ENVIRONMENTS:
-        own = repo(f"environment:{GITHUB_ENVIRONMENT[env]}")
         pull_requests = bp.EXAMPLE_STACKS[env]["PullRequestPlans"] == "true"
         expected = {
-            ("DeployRole", own): True,
+            ("DeployRole", repo(f"environment:{env}")): True,
             ("DeployRole", repo("pull_request")): False,
             ("DeployRole", repo("ref:refs/heads/main")): False,
+            ("PlanRole", repo("ref:refs/heads/main")): True,
             ("PlanRole", repo("pull_request")): pull_requests,
-            ("PlanRole", own): not pull_requests,
+            ("PlanRole", repo(f"environment:{env}")): False,
+            ("PlanRole", repo("ref:refs/heads/feature")): False,
+            ("PlanRole", repo("ref:refs/tags/v1.0.0")): False,
+            ("DeployRole", f"repo:example-org/fork:environment:{env}"): False,
+            ("PlanRole", "repo:example-org/fork:ref:refs/heads/main"): False,
         }
-        for other in ENVIRONMENTS:
+        for other in (*ENVIRONMENTS, "production"):
             if other != env:
-                expected[("DeployRole", repo(f"environment:{GITHUB_ENVIRONMENT[other]}"))] = False
-        expected[("DeployRole", f"repo:example-org/fork:environment:{GITHUB_ENVIRONMENT[env]}")] = (
-            False
-        )
+                expected[("DeployRole", repo(f"environment:{other}"))] = False
         for (role, subject), want in expected.items():
             if assume(t, env, role, subject) != want:
                 out.append(f"{env} {role}: token {subject!r} {'refused' if want else 'accepted'}")
-        if assume(t, env, "DeployRole", own, audience="sigstore"):
-            out.append(f"{env} DeployRole: accepts another audience")
+        for role, subject in (
+            ("DeployRole", repo(f"environment:{env}")),
+            ("PlanRole", repo("ref:refs/heads/main")),
+        ):
+            if assume(t, env, role, subject, audience="sigstore"):
+                out.append(f"{env} {role}: accepts another audience")
     return out
 
 
@@ -856,10 +862,37 @@ def _wildcard_sub(t: dict[str, Any]) -> None:
     cond["StringEquals"].pop(f"{OIDC}:sub")
 
 
-def _plan_trusts_any_repo_token(t: dict[str, Any]) -> None:
+def _plan_trusts_pull_requests_everywhere(t: dict[str, Any]) -> None:
+    _trust(t, "PlanRole")["Condition"]["StringEquals"][f"{OIDC}:sub"] = [
+        {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:ref:refs/heads/main"},
+        {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:pull_request"},
+    ]
+
+
+def _plan_trusts_only_pull_requests(t: dict[str, Any]) -> None:
+    # The template before the reviewed prod plan: prod's plan and drift could not run.
     _trust(t, "PlanRole")["Condition"]["StringEquals"][f"{OIDC}:sub"] = {
         "Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:pull_request"
     }
+
+
+def _plan_trusts_any_branch(t: dict[str, Any]) -> None:
+    cond = _trust(t, "PlanRole")["Condition"]
+    cond["StringLike"] = {f"{OIDC}:sub": {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:ref:*"}}
+    cond["StringEquals"].pop(f"{OIDC}:sub")
+
+
+def _deploy_trusts_main(t: dict[str, Any]) -> None:
+    cond = _trust(t, "DeployRole")["Condition"]["StringEquals"]
+    cond[f"{OIDC}:sub"] = [
+        cond[f"{OIDC}:sub"],
+        {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:ref:refs/heads/main"},
+    ]
+
+
+def _deploy_trusts_old_prod_name(t: dict[str, Any]) -> None:
+    cond = _trust(t, "DeployRole")["Condition"]["StringEquals"]
+    cond[f"{OIDC}:sub"] = {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:environment:production"}
 
 
 def _drop_aud(t: dict[str, Any]) -> None:
@@ -944,7 +977,15 @@ def _oversized_managed_policy(t: dict[str, Any]) -> None:
 
 MUTATIONS = [
     ("wildcard-sub", check_role_trust, _wildcard_sub),
-    ("prod-plan-role-trusts-pull-requests", check_role_trust, _plan_trusts_any_repo_token),
+    (
+        "prod-plan-role-trusts-pull-requests",
+        check_role_trust,
+        _plan_trusts_pull_requests_everywhere,
+    ),
+    ("plan-role-not-from-main", check_role_trust, _plan_trusts_only_pull_requests),
+    ("plan-role-from-any-branch", check_role_trust, _plan_trusts_any_branch),
+    ("deploy-role-from-main", check_role_trust, _deploy_trusts_main),
+    ("deploy-role-old-prod-name", check_role_trust, _deploy_trusts_old_prod_name),
     ("no-aud", check_role_trust, _drop_aud),
     ("no-prod-rule", check_prod_plan_role_never_trusts_pull_requests, _drop_prod_rule),
     ("plan-role-writes", check_plan_role_read_only, _plan_role_writes),

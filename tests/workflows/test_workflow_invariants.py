@@ -543,6 +543,38 @@ def check_drift_schedule(wf: Workflow) -> list[str]:
     return out
 
 
+ON_MAIN = re.compile(r"\bgit merge-base --is-ancestor HEAD origin/main\b")
+# What could run the checked-out code (before the on-main check, only git may run).
+RUNS_CODE = re.compile(r"\b(make|python3?\S*|bash|sh|node|npm|pip3?)\b|scripts/|\./")
+
+
+def check_deploys_only_commits_of_main(wf: Workflow) -> list[str]:
+    """The roles trust this workflow on main (prod's plan role without any approval), but a
+    dispatch's `ref` can name any commit: `build` checks, with main's history fetched and
+    before any step runs the checked-out code, that the commit is on main, and every job
+    that assumes a role needs `build` (tests/workflows/test_oidc_subjects.py)."""
+    build = wf.jobs.get("build")
+    if build is None:
+        return ["no build job"]
+    st = steps(build)
+    checkout = next((i for i, s in enumerate(st) if uses_action(s, "actions/checkout")), None)
+    gate = next((i for i, s in enumerate(st) if ON_MAIN.search(str(s.get("run", "")))), None)
+    if checkout is None or gate is None or gate < checkout:
+        return ["build does not check, after its checkout, that the commit is on main"]
+    out = []
+    if str((st[checkout].get("with") or {}).get("fetch-depth")) != "0":
+        out.append("build's checkout does not fetch main's history (fetch-depth: 0)")
+    for i in range(checkout + 1, gate):
+        if "uses" in st[i] or RUNS_CODE.search(str(st[i].get("run", ""))):
+            out.append(f"build step {i} may run the checked-out code before the on-main check")
+    if st[gate].get("continue-on-error") or "exit 1" not in str(st[gate]["run"]):
+        out.append("the on-main check does not fail the job")
+    for job_id, job in wf.jobs.items():
+        if oidc_index(job) is not None and "build" not in needs(job):
+            out.append(f"{job_id} assumes a role without needing build (the on-main check)")
+    return out
+
+
 COMMON: list[Callable[[Workflow], list[str]]] = [
     check_uses_pinned,
     check_top_level_permissions_read_only,
@@ -562,6 +594,7 @@ DEPLOY_ONLY: list[Callable[[Workflow], list[str]]] = [
     check_concurrency_per_environment,
     check_prod_plan_before_approval,
     check_apply_exactly_reviewed,
+    check_deploys_only_commits_of_main,
 ]
 DRIFT_ONLY: list[Callable[[Workflow], list[str]]] = [check_drift_schedule, check_build_once]
 
@@ -748,6 +781,18 @@ def _move_before(
         step = next(s for s in job_steps if moved(s))
         job_steps.remove(step)
         job_steps.insert(next(i for i, s in enumerate(job_steps) if anchor(s)), step)
+
+    return edit
+
+
+def _move_to_the_end(
+    job_id: str, moved: Callable[[dict[str, Any]], bool]
+) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        job_steps = _job(doc, job_id)["steps"]
+        step = next(s for s in job_steps if moved(s))
+        job_steps.remove(step)
+        job_steps.append(step)
 
     return edit
 
@@ -1157,6 +1202,37 @@ MUTATIONS: list[
         "deploy.yml",
         check_no_plan_file_uploaded,
         doc_edit(lambda d: _step(d, "prod-plan", _is_action(UPLOAD))["with"].update(path="dist/")),
+    ),
+    # -- only commits of main
+    (
+        "no-on-main-check",
+        "deploy.yml",
+        check_deploys_only_commits_of_main,
+        doc_edit(_drop_steps("build", _is_run("merge-base --is-ancestor"))),
+    ),
+    (
+        "on-main-check-after-the-code-ran",
+        "deploy.yml",
+        check_deploys_only_commits_of_main,
+        doc_edit(_move_to_the_end("build", _is_run("merge-base --is-ancestor"))),
+    ),
+    (
+        "shallow-checkout",
+        "deploy.yml",
+        check_deploys_only_commits_of_main,
+        text_sub("          fetch-depth: 0 # main's history: the check below\n", ""),
+    ),
+    (
+        "on-main-check-that-only-warns",
+        "deploy.yml",
+        check_deploys_only_commits_of_main,
+        text_sub("            exit 1\n          }", "          }"),
+    ),
+    (
+        "prod-plan-without-build",
+        "deploy.yml",
+        check_deploys_only_commits_of_main,
+        text_sub("needs: [build, pre-prod]", "needs: [pre-prod]"),
     ),
     # -- drift schedule
     (
