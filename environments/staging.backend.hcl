@@ -1,8 +1,9 @@
 # S3 backend of the staging environment: `scripts/tf staging ...` passes this file to
-# `terraform init -backend-config`. The bucket is created by the bootstrap stack
-# (bootstrap/, one stack per environment: its StateBucketName and StateKeyArn outputs): replace
-# the placeholders with them (docs/deploying.md, "State layout"). No credentials here: they come from the environment
-# (OIDC role in CI, your SSO profile locally).
+# `terraform init -backend-config`. The bucket and key come from staging's bootstrap stack
+# (bootstrap/template.yaml): `make backend-config ENV=staging STACK=<its stack>` rewrites this
+# file from the stack's outputs (docs/deploying.md step 2, "State layout"); the pre-flight
+# refuses the placeholders below. No credentials here: they come from the environment
+# (OIDC role in CI, the break-glass role locally).
 bucket       = "jobs-platform-staging-tfstate-<account-id>"
 key          = "jobs-platform/staging/terraform.tfstate"
 region       = "us-east-1"

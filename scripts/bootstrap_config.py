@@ -7,10 +7,9 @@ writes `environments/<env>.backend.hcl` (the state layout the bootstrap roles al
 `<project>/<env>/terraform.tfstate`, the stack's region, SSE-KMS with the state key, the S3
 lock file) and prints the GitHub settings the workflows read, as `gh` commands to paste.
 
-Outputs it reads: `StateBucketName`, `StateKeyArn`, the environment's deploy role
-(`DeployRoleArn`, or `DeployRole<Env>Arn` in a stack holding several environments) and
-its read-only plan role (`PlanRoleArn` / `PlanRole<Env>Arn`, optional: without one the
-drift check and, for prod, the reviewed plan cannot run, and this says so).
+The stack is the environment's own (bootstrap/template.yaml, one stack per environment);
+the outputs it reads are `OUTPUT_NAMES`, and it refuses another environment's stack (its
+`Environment` output).
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ from botocore.exceptions import ClientError
 from scripts import environments as envs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Stacks that predate one-stack-per-environment name prod's roles after its old GitHub
-# environment `production`.
-_OLD_SUFFIXES = {envs.PRODUCTION: ("Production",)}
+# Outputs of bootstrap/template.yaml (tests/functional/test_bootstrap_config.py reads them
+# from the template).
+OUTPUT_NAMES = ("Environment", "StateBucketName", "StateKeyArn", "DeployRoleArn", "PlanRoleArn")
 
 
 class BootstrapError(RuntimeError):
@@ -42,16 +41,8 @@ class BootstrapOutputs:
     bucket: str
     state_key_arn: str
     deploy_role_arn: str
-    plan_role_arn: str | None
+    plan_role_arn: str
     region: str
-
-
-def _role_output(outputs: dict[str, str], kind: str, env: str) -> str | None:
-    suffixes = (env.capitalize(), *_OLD_SUFFIXES.get(env, ()))
-    for name in (f"{kind}Arn", *(f"{kind}{s}Arn" for s in suffixes)):
-        if name in outputs:
-            return outputs[name]
-    return None
 
 
 def read_outputs(env: str, stack: str, region: str, client: Any = None) -> BootstrapOutputs:
@@ -61,20 +52,22 @@ def read_outputs(env: str, stack: str, region: str, client: Any = None) -> Boots
     except ClientError as exc:
         raise BootstrapError(f"cannot read stack {stack!r} in {region}: {exc}") from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    missing = [name for name in ("StateBucketName", "StateKeyArn") if name not in outputs]
-    deploy_role = _role_output(outputs, "DeployRole", env)
-    if deploy_role is None:
-        missing.append(f"DeployRoleArn (or DeployRole{env.capitalize()}Arn)")
+    missing = [name for name in OUTPUT_NAMES if name not in outputs]
     if missing:
         raise BootstrapError(
             f"stack {stack!r} has no output {', '.join(missing)}: is it the bootstrap stack "
             f"(bootstrap/template.yaml) of {env}? It has: {sorted(outputs) or 'no outputs'}"
         )
+    if outputs["Environment"] != env:
+        raise BootstrapError(
+            f"stack {stack!r} is the bootstrap stack of {outputs['Environment']!r}, not of "
+            f"{env!r}: each environment has its own stack (docs/deploying.md step 1)"
+        )
     return BootstrapOutputs(
         bucket=outputs["StateBucketName"],
         state_key_arn=outputs["StateKeyArn"],
-        deploy_role_arn=deploy_role,
-        plan_role_arn=_role_output(outputs, "PlanRole", env),
+        deploy_role_arn=outputs["DeployRoleArn"],
+        plan_role_arn=outputs["PlanRoleArn"],
         region=region,
     )
 
@@ -105,19 +98,8 @@ def github_settings(env: str, out: BootstrapOutputs) -> str:
         "    -F 'deployment_branch_policy[protected_branches]=true' \\",
         "    -F 'deployment_branch_policy[custom_branch_policies]=false'",
         f"  gh variable set AWS_DEPLOY_ROLE_ARN --env {env} --body '{out.deploy_role_arn}'",
+        f"  gh variable set {plan_var} --body '{out.plan_role_arn}'",
     ]
-    if out.plan_role_arn:
-        lines.append(f"  gh variable set {plan_var} --body '{out.plan_role_arn}'")
-    else:
-        lines.append(
-            f"  # no plan role in this stack: {plan_var} stays unset, so drift.yml fails for "
-            f"{env}"
-            + (
-                " and deploy.yml cannot show the prod plan before approval"
-                if env == envs.PRODUCTION
-                else ""
-            )
-        )
     if env == envs.PRODUCTION:
         lines += [
             "",

@@ -78,8 +78,9 @@ def test_edge_settings_come_from_each_environments_tfvars() -> None:
         edge["rate_limit_per_api_key_per_5_minutes"]
         == "${var.waf_rate_limit_per_api_key_per_5_minutes}"
     )
-    for environment in ("staging", "prod"):
-        with (REPO_ROOT / "environments" / f"{environment}.tfvars").open() as handle:
-            tfvars = hcl2.load(handle)
-        assert tfvars["origin_verify_secret_version"] >= 1
-        assert tfvars["waf_rate_limit_per_api_key_per_5_minutes"] >= 10
+    with_edge = [e for e in ENVIRONMENTS if envs.effective_value(e, "enable_edge", REPO_ROOT)]
+    assert {"staging", "prod"} <= set(with_edge)
+    for environment in with_edge:
+        tfvars = envs.tfvars(environment, REPO_ROOT)
+        assert tfvars["origin_verify_secret_version"].value >= 1
+        assert tfvars["waf_rate_limit_per_api_key_per_5_minutes"].value >= 10

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from scripts import bootstrap_config as bc
+from scripts import bootstrap_policies as bp
 from scripts import preflight as pf
 from tests.repo_config import copy_config
 
@@ -30,12 +31,22 @@ def stack(outputs: dict[str, str]) -> str:
     )
 
 
-OUTPUTS = {
-    "StateBucketName": f"jobs-platform-tfstate-{ACCOUNT}-{REGION}",
-    "StateKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
-    "DeployRoleArn": f"arn:aws:iam::{ACCOUNT}:role/jobs-platform-github-deploy-staging",
-    "PlanRoleArn": f"arn:aws:iam::{ACCOUNT}:role/jobs-platform-github-plan-staging",
-}
+def template_outputs(env: str) -> dict[str, str]:
+    """The outputs `env`'s stack of bootstrap/template.yaml has (as CloudFormation resolves
+    them), the ones the script reads."""
+    s = bp.stack(env)
+    return {
+        name: str(s.resolve(spec["Value"]))
+        for name, spec in s.template["Outputs"].items()
+        if name in bc.OUTPUT_NAMES
+    }
+
+
+OUTPUTS = template_outputs("staging")
+
+
+def test_the_script_reads_outputs_the_template_has() -> None:
+    assert set(OUTPUTS) == set(bc.OUTPUT_NAMES)
 
 
 @pytest.fixture
@@ -82,37 +93,37 @@ def test_backend_file_and_github_settings_from_the_stack(
     )
 
 
-def test_a_stack_holding_several_environments_is_read_by_role_name(
+def test_prod_gets_its_plan_role_and_the_reviewers_reminder(
     cfn: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    outputs = {
-        "StateBucketName": OUTPUTS["StateBucketName"],
-        "StateKeyArn": OUTPUTS["StateKeyArn"],
-        "DeployRoleStagingArn": "arn:aws:iam::1:role/s",
-        "DeployRoleProductionArn": "arn:aws:iam::1:role/p",
-    }
-    cfn.create_stack(StackName="jobs-platform-bootstrap", TemplateBody=stack(outputs))
+    prod = template_outputs("prod")
+    cfn.create_stack(StackName="jobs-platform-prod-bootstrap", TemplateBody=stack(prod))
     repo = copy_config(tmp_path)
 
-    assert (
-        bc.main(
-            [
-                "prod",
-                "--stack",
-                "jobs-platform-bootstrap",
-                "--region",
-                REGION,
-                "--repo-root",
-                str(repo),
-            ]
-        )
-        == 0
-    )
+    args = ["prod", "--stack", "jobs-platform-prod-bootstrap", "--region", REGION]
+    assert bc.main([*args, "--repo-root", str(repo)]) == 0
 
     out = capsys.readouterr().out
-    assert "--env prod --body 'arn:aws:iam::1:role/p'" in out
-    assert "no plan role in this stack: AWS_PLAN_ROLE_ARN_PROD stays unset" in out
+    assert f"--env prod --body '{prod['DeployRoleArn']}'" in out
+    assert f"gh variable set AWS_PLAN_ROLE_ARN_PROD --body '{prod['PlanRoleArn']}'" in out
     assert "Required reviewers" in out
+
+
+def test_another_environments_stack_is_refused(
+    cfn: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfn.create_stack(
+        StackName="jobs-platform-prod-bootstrap", TemplateBody=stack(template_outputs("prod"))
+    )
+    repo = copy_config(tmp_path)
+    before = (repo / "environments" / "staging.backend.hcl").read_text()
+
+    args = ["staging", "--stack", "jobs-platform-prod-bootstrap", "--region", REGION]
+    assert bc.main([*args, "--repo-root", str(repo)]) == 1
+
+    err = capsys.readouterr().err
+    assert "is the bootstrap stack of 'prod', not of 'staging'" in err
+    assert (repo / "environments" / "staging.backend.hcl").read_text() == before
 
 
 def test_a_stack_without_the_outputs_fails_naming_them(
@@ -127,7 +138,7 @@ def test_a_stack_without_the_outputs_fails_naming_them(
     )
 
     err = capsys.readouterr().err
-    assert "StateBucketName, StateKeyArn, DeployRoleArn" in err and "['Something']" in err
+    assert ", ".join(bc.OUTPUT_NAMES) in err and "['Something']" in err
     assert (repo / "environments" / "staging.backend.hcl").read_text() == before
 
 
