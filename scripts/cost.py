@@ -6,8 +6,9 @@ Inputs, each stated once:
 - `cost/measured.json`: the AWS calls, DynamoDB item writes and log bytes per submit, per
   poll and per job, MEASURED on the local stack by `tests/e2e/test_cost_measurements.py`
   (which fails when the code drifts from this file);
-- `environments/<env>.tfvars` (+ the root module's variable defaults): memory sizes,
-  retention, edge on/off, authorizer cache.
+- `environments/<env>.tfvars` (+ the root module's variable defaults), read by
+  scripts/environments.py like every other tfvars reader: memory sizes, retention, edge
+  on/off, authorizer cache.
 
 Prints the estimate itemised by service, the environment's fixed monthly floor (the cost
 with no traffic at all) and the marginal cost per million jobs (what one million more
@@ -19,9 +20,9 @@ metrics, billed once they receive data; the marginal cost is the slope at the pr
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
-import re
 import sys
 import tomllib
 from collections import Counter
@@ -29,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from scripts import environments as envs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COST_DIR = REPO_ROOT / "cost"
@@ -261,48 +264,26 @@ class Environment:
     enable_test_job_types: bool
 
 
-_OPTIONAL_NUMBER = re.compile(r'"?(\w+)"?\s*[=:]\s*"?\$?\{?optional\(number,\s*(\d+)\)')
-
-
-def _variable_defaults(path: Path) -> dict[str, Any]:
-    import hcl2  # noqa: PLC0415 - dev dependency, only for the estimate
-
-    with path.open(encoding="utf-8") as handle:
-        parsed = hcl2.load(handle)
-    defaults: dict[str, Any] = {}
-    for block in parsed.get("variable", []):
-        for name, body in block.items():
-            if "default" in body:
-                defaults[name] = body["default"]
-            type_text = str(body.get("type", ""))
-            optional = dict(_OPTIONAL_NUMBER.findall(type_text))
-            if optional:
-                defaults[name] = {**{k: int(v) for k, v in optional.items()}, **defaults[name]}
-    return defaults
-
-
 def load_environment(name: str, root: Path = REPO_ROOT) -> Environment:
-    import hcl2  # noqa: PLC0415 - dev dependency, only for the estimate
-
-    tfvars = root / "environments" / f"{name}.tfvars"
-    if not tfvars.is_file():
-        known = sorted(p.stem for p in (root / "environments").glob("*.tfvars"))
+    """The environment's settings as Terraform sees them: its tfvars over the root module's
+    defaults, read by the one tfvars parser (scripts/environments.py)."""
+    known = envs.all_environments(root)
+    if name not in known:
         raise CostError(f"unknown environment {name!r}; known: {', '.join(known)}")
-    values = _variable_defaults(root / "variables.tf")
-    with tfvars.open(encoding="utf-8") as handle:
-        overrides = hcl2.load(handle)
-    memory = dict(values["memory_mb"])
-    memory.update(overrides.pop("memory_mb", {}) or {})
-    values.update(overrides)
-    return Environment(
-        name=name,
-        enable_edge=bool(values["enable_edge"]),
-        memory_mb={fn: int(memory[fn]) for fn in FUNCTIONS},
-        log_retention_days=int(values["log_retention_days"]),
-        job_retention_days=int(values["job_retention_days"]),
-        authorizer_result_ttl_seconds=int(values["authorizer_result_ttl_seconds"]),
-        enable_test_job_types=bool(values["enable_test_job_types"]),
-    )
+    try:
+        value = functools.partial(envs.effective_value, name, repo_root=root)
+        memory = value("memory_mb")
+        return Environment(
+            name=name,
+            enable_edge=bool(value("enable_edge")),
+            memory_mb={fn: int(memory[fn]) for fn in FUNCTIONS},
+            log_retention_days=int(value("log_retention_days")),
+            job_retention_days=int(value("job_retention_days")),
+            authorizer_result_ttl_seconds=int(value("authorizer_result_ttl_seconds")),
+            enable_test_job_types=bool(value("enable_test_job_types")),
+        )
+    except (envs.HclError, KeyError) as exc:
+        raise CostError(f"environments/{name}.tfvars: {exc}") from exc
 
 
 # -- measuring (tests/e2e/test_cost_measurements.py) ---------------------------------

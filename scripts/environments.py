@@ -121,15 +121,33 @@ def variable_defaults(repo_root: Path = REPO_ROOT) -> dict[str, Any]:
     return found
 
 
+def attribute_defaults(repo_root: Path = REPO_ROOT) -> dict[str, dict[str, Any]]:
+    """Root-module variables of an object type -> the literal defaults of their
+    `optional(<type>, <default>)` attributes (e.g. memory_mb -> {"api": 512, ...})."""
+    found: dict[str, dict[str, Any]] = {}
+    for tf in sorted(repo_root.glob("*.tf")):
+        text = tf.read_text(encoding="utf-8")
+        for name, body in _variable_blocks(text):
+            optional = _optional_defaults(body, _shown(tf, repo_root))
+            if optional:
+                found[name] = optional
+    return found
+
+
 def effective_value(env: str, key: str, repo_root: Path = REPO_ROOT) -> Any:
-    """The value Terraform uses for `key` in `env`: the tfvars value, else the default."""
+    """The value Terraform uses for `key` in `env`: the tfvars value, else the default; an
+    object's missing optional attributes take their defaults, as in Terraform."""
     values = tfvars(env, repo_root)
     if key in values:
-        return values[key].value
-    default = variable_defaults(repo_root).get(key, REQUIRED)
-    if default is REQUIRED:
-        raise KeyError(f"{key} is neither set in {ENVIRONMENTS_DIR}/{env}.tfvars nor defaulted")
-    return default
+        value = values[key].value
+    else:
+        value = variable_defaults(repo_root).get(key, REQUIRED)
+        if value is REQUIRED:
+            raise KeyError(f"{key} is neither set in {ENVIRONMENTS_DIR}/{env}.tfvars nor defaulted")
+    optional = attribute_defaults(repo_root).get(key)
+    if optional and isinstance(value, dict):
+        return {**optional, **value}
+    return value
 
 
 def _shown(path: Path, repo_root: Path) -> str:
@@ -378,11 +396,60 @@ def _block_end(text: str, start: int) -> int:
     return len(text)
 
 
-def _variable_defaults(text: str, path: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _variable_blocks(text: str) -> list[tuple[str, str]]:
+    """(name, body from its `{`) of every `variable` block."""
+    blocks = []
     for m in _VARIABLE.finditer(text):
         body_start = m.end() - 1
-        body = text[body_start : _block_end(text, body_start)]
+        blocks.append((m.group(1), text[body_start : _block_end(text, body_start)]))
+    return blocks
+
+
+_TYPE = re.compile(r"^\s*type\s*=\s*", re.MULTILINE)
+# `name = optional(<simple type>, ` inside an object type; the default literal follows.
+_OPTIONAL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*optional\(\s*[a-z]+\s*,\s*")
+
+
+def _type_expression(body: str) -> str:
+    """The variable's `type = ...` expression (to the end of its line, or of the brackets
+    opened on it)."""
+    for m in _TYPE.finditer(body):
+        if _depth_at(body, m.start()) != 1:
+            continue
+        depth, i = 0, m.end()
+        while i < len(body):
+            ch = body[i]
+            if ch == '"':
+                i += 1
+                while body[i] != '"':
+                    i += 2 if body[i] == "\\" else 1
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+                if depth < 0:
+                    break
+            elif ch == "\n" and depth == 0:
+                break
+            i += 1
+        return body[m.end() : i]
+    return ""
+
+
+def _optional_defaults(body: str, path: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    expression = _type_expression(body)
+    for m in _OPTIONAL.finditer(expression):
+        try:
+            found[m.group(1)] = _Parser(expression[m.end() :], path).value()
+        except HclError:
+            continue  # not a literal: Terraform still has one, we cannot say
+    return found
+
+
+def _variable_defaults(text: str, path: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, body in _variable_blocks(text):
         default: Any = REQUIRED
         for d in _DEFAULT.finditer(body):
             if _depth_at(body, d.start()) != 1:
@@ -393,7 +460,7 @@ def _variable_defaults(text: str, path: str) -> dict[str, Any]:
             except HclError:
                 default = REQUIRED  # not a literal: Terraform still has one, we cannot say
             break
-        found[m.group(1)] = default
+        found[name] = default
     return found
 
 

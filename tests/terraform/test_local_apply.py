@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import hcl2
 import pytest
+from scripts import environments as envs
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.local_stack.terraform import REGION, LocalTerraform
 
@@ -77,8 +77,7 @@ def _ensure_artifacts() -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppliedStack]:
     _ensure_artifacts()
     work = tmp_path_factory.mktemp("local-apply")
-    with open(REPO_ROOT / "environments" / "local.tfvars") as fh:
-        tfvars = hcl2.load(fh)
+    tfvars = {name: a.value for name, a in envs.tfvars("local", REPO_ROOT).items()}
     with EmulatorProcess(log_path=work / "emulator.log") as emulator:
         # Own data dir: never collides with `make local` (.local/terraform) or e2e runs.
         terraform = LocalTerraform(emulator.endpoint, REPO_ROOT, data_dir=work / "terraform")

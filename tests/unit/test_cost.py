@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import shutil
 import tomllib
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from scripts import cost
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +70,24 @@ def test_environment_comes_from_tfvars_and_variable_defaults() -> None:
     assert prod.log_retention_days == 90 and dev.log_retention_days == 14
     with pytest.raises(cost.CostError, match="unknown environment 'nope'"):
         cost.load_environment("nope")
+
+
+def test_environment_is_read_by_the_one_tfvars_parser(tmp_path: Path) -> None:
+    """scripts/environments.py reads the tfvars (Terraform's semantics: a partial object
+    keeps its other attributes' defaults) and its errors name the file."""
+    shutil.copytree(REPO_ROOT / "environments", tmp_path / "environments")
+    for tf in REPO_ROOT.glob("*.tf"):
+        shutil.copy2(tf, tmp_path / tf.name)
+    prod = tmp_path / "environments" / "prod.tfvars"
+    prod.write_text(prod.read_text() + "memory_mb = { api = 1024 }\n")
+    assert cost.load_environment("prod", tmp_path).memory_mb == {
+        "api": 1024,
+        "authorizer": 256,
+        "worker": 512,
+    }
+    prod.write_text(prod.read_text() + "log_level = var.x\n")
+    with pytest.raises(cost.CostError, match=r"environments/prod\.tfvars:.*not a literal"):
+        cost.load_environment("prod", tmp_path)
 
 
 def test_profile_must_carry_its_own_submits() -> None:

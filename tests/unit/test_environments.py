@@ -73,6 +73,37 @@ def test_variable_defaults_are_read_from_the_root_module() -> None:
     assert envs.effective_value("dev", "region", REPO_ROOT) == "us-east-1"
 
 
+def test_object_attributes_take_their_optional_defaults_as_in_terraform(tmp_path: Path) -> None:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "variables.tf").write_text(
+        'variable "memory_mb" {\n'
+        '  description = "x = optional(number, 1) in a description is no attribute"\n'
+        "  type = object({\n"
+        "    api    = optional(number, 512)\n"
+        '    name   = optional(string, "w")\n'
+        "    worker = optional(number)\n"
+        "  })\n"
+        "  default = {}\n"
+        "}\n"
+    )
+    (tmp_path / "environments" / "a.tfvars").write_text("memory_mb = { worker = 1024 }\n")
+    (tmp_path / "environments" / "b.tfvars").write_text("\n")
+
+    assert envs.attribute_defaults(tmp_path) == {"memory_mb": {"api": 512, "name": "w"}}
+    assert envs.effective_value("a", "memory_mb", tmp_path) == {
+        "api": 512,
+        "name": "w",
+        "worker": 1024,
+    }
+    assert envs.effective_value("b", "memory_mb", tmp_path) == {"api": 512, "name": "w"}
+    # The root module's own: hcl2 reads the same defaults out of the type expression.
+    assert envs.attribute_defaults(REPO_ROOT)["memory_mb"] == {
+        "api": 512,
+        "authorizer": 256,
+        "worker": 512,
+    }
+
+
 def test_lists_come_from_the_files() -> None:
     assert envs.environments(REPO_ROOT) == ["dev", "prod", "staging"]
     assert envs.pipeline_environments(REPO_ROOT) == ["staging", "prod"]
