@@ -31,6 +31,13 @@ def root_locals() -> dict[str, str]:
     return {k: v for block in doc["locals"] for k, v in block.items()}
 
 
+def test_the_stack_takes_every_environment_name_terraform_takes() -> None:
+    """One name everywhere: the stack's Environment parameter allows exactly the names
+    var.environment and scripts/environments.py allow (a longer one would pass the
+    pre-flight and fail the bootstrap)."""
+    assert bp.load_template()["Parameters"]["Environment"]["AllowedPattern"] == envs.NAME_PATTERN
+
+
 def test_roles_condition_on_the_tag_key_terraform_sets() -> None:
     condition_keys = set(re.findall(r"aws:(?:Request|Resource)Tag/([\w-]+)", TEMPLATE))
     assert condition_keys, "the roles no longer scope unnamed resources by tag"
