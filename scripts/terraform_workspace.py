@@ -3,7 +3,8 @@
 - `terraform_cli_env`: the environment of a terraform subprocess with its own data dir,
   no prompts or upgrade checks, and providers from `TF_PROVIDER_MIRROR` when it is set
   (a filesystem mirror; unset, the normal registry is used).
-- `copy_root_module`: the root module, its child modules and the environment files,
+- `copy_root_module`: the root module (with the OpenAPI document it reads its routes
+  from), its child modules and the environment files,
   copied into a scratch directory, so a command that writes there (an override file, a
   mutated guardrail, `.terraform/`) never touches the repository.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 
 # Never copied: Terraform's working state and lock, which belong to one checkout.
 _NOT_COPIED = (".terraform", ".terraform.lock.hcl", "*.tfstate*")
+# Read by the root module (`yamldecode`): the HTTP API's routes.
+ROOT_MODULE_DOCUMENT = "openapi.yaml"
 
 
 def provider_mirror_config(mirror: str, config_dir: Path) -> Path:
@@ -54,9 +57,10 @@ def terraform_cli_env(
 
 
 def copy_root_module(repo_root: Path, dest: Path, *, module_tests: bool = True) -> Path:
-    """Copy `*.tf`, `terraform/` and `environments/` into `dest` (module tests optional)."""
+    """Copy `*.tf`, `openapi.yaml`, `terraform/` and `environments/` into `dest` (module
+    tests optional)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for tf in sorted(repo_root.glob("*.tf")):
+    for tf in [*sorted(repo_root.glob("*.tf")), repo_root / ROOT_MODULE_DOCUMENT]:
         shutil.copy2(tf, dest / tf.name)
     not_copied = _NOT_COPIED if module_tests else (*_NOT_COPIED, "tests")
     ignore = shutil.ignore_patterns(*not_copied)
