@@ -40,6 +40,10 @@ SOURCE_ROOT = REPO_ROOT / "lambdas"
 
 
 CALL_LOG_ENV = "LOCAL_STACK_CALL_LOG"
+# Lambda's init phase (importing the handler) has its own limit and does not count
+# against the invocation's timeout.
+INIT_TIMEOUT_SECONDS = 10.0
+_READY = {"ready": True}
 
 
 def resource_arn(service: str, params: dict[str, Any], region: str) -> str:
@@ -166,6 +170,25 @@ class FunctionRuntime:
         self._responses = []
         assert process.stdout is not None
         threading.Thread(target=self._read_responses, args=(process.stdout,), daemon=True).start()
+        # The init phase: wait for the handler's import, outside the invocation's clock.
+        deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
+        with self._ready:
+            while not self._responses and process.poll() is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._ready.wait(timeout=min(remaining, 0.5))
+            line = self._responses.pop(0) if self._responses else None
+        if line is None or json.loads(line) != _READY:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+            reason = (
+                f"the handler did not initialise within {INIT_TIMEOUT_SECONDS:.0f} s"
+                if process.poll() is None or line is not None
+                else "the handler failed to initialise (see the function's log)"
+            )
+            raise InvocationError("Runtime.InitError", reason)
         return process
 
     def _read_responses(self, stream: IO[str]) -> None:
@@ -408,6 +431,8 @@ def child_main(handler_path: str) -> int:
         install_call_recorder(Path(os.environ[CALL_LOG_ENV]))
     module_name, _, function_name = handler_path.rpartition(".")
     handler = getattr(importlib.import_module(module_name), function_name)
+    protocol.write(json.dumps(_READY) + "\n")
+    protocol.flush()
     for line in sys.stdin:
         request = json.loads(line)
         context = LambdaContext(request["request_id"], request["deadline_epoch_ms"])
