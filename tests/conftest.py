@@ -87,33 +87,33 @@ def env(
     return values
 
 
-def _fresh(module: ModuleType, cached: str) -> Iterator[ModuleType]:
-    getattr(module, cached).cache_clear()
+def _fresh(module: ModuleType) -> Iterator[ModuleType]:
+    """The handler module with its cached dependencies forgotten before and after (each
+    handler builds them once per execution environment in `dependencies()`)."""
+    module.dependencies.cache_clear()
     yield module
-    getattr(module, cached).cache_clear()
+    module.dependencies.cache_clear()
 
 
 @pytest.fixture
 def api(env: dict[str, str]) -> Iterator[ModuleType]:
     from jobs_platform.handlers import api as module
 
-    yield from _fresh(module, "runtime")
+    yield from _fresh(module)
 
 
 @pytest.fixture
 def authorizer(env: dict[str, str]) -> Iterator[ModuleType]:
     from jobs_platform.handlers import authorizer as module
 
-    module.reset()
-    yield module
-    module.reset()
+    yield from _fresh(module)
 
 
 @pytest.fixture
 def worker(env: dict[str, str]) -> Iterator[ModuleType]:
     from jobs_platform.handlers import worker as module
 
-    yield from _fresh(module, "runtime")
+    yield from _fresh(module)
 
 
 @pytest.fixture

@@ -6,14 +6,60 @@ import base64
 import copy
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jobs_platform import schema
+from jobs_platform import config, schema
+from jobs_platform.config import ApiSettings, AuthorizerSettings, WorkerSettings
+from jobs_platform.handlers.authorizer import API_KEY_HEADER
 
 EVENTS_DIR = Path(__file__).parent / "events"
 _UNSET: Any = object()
+
+# A valid environment for every function's settings (each reads its own variables).
+SETTINGS_ENVIRON = {
+    config.JOBS_TABLE_NAME: "jobs",
+    config.SESSIONS_TABLE_NAME: "sessions",
+    config.API_KEYS_TABLE_NAME: "keys",
+    config.ENABLE_TEST_JOB_TYPES: "true",
+    config.MAX_RECEIVE_COUNT: "5",
+    config.JOB_RETENTION_DAYS: "30",
+    config.SESSION_DEFAULT_TTL_SECONDS: "3600",
+    config.SERVICE_VERSION: "1.0.0",
+    config.LOG_LEVEL: "warning",
+}
+# Each function (a module in jobs_platform/handlers) and the settings it parses.
+FUNCTION_SETTINGS: dict[str, Any] = {
+    "api": ApiSettings,
+    "authorizer": AuthorizerSettings,
+    "worker": WorkerSettings,
+}
+
+
+class _RecordingEnviron(dict[str, str]):
+    """os.environ as `from_env` sees it, noting every name it reads."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def env_vars_read_by(settings: Any, environ: Mapping[str, str] = SETTINGS_ENVIRON) -> set[str]:
+    """The environment variables `settings.from_env` reads (set or not): derived from the
+    code, so no list of names can drift from what the functions actually read."""
+    recording = _RecordingEnviron(environ)
+    settings.from_env(recording)
+    return recording.read
 
 
 @cache
@@ -83,9 +129,9 @@ def api_event(
     return event
 
 
-def authorizer_event(api_key: str | None, *, header_name: str = "x-api-key") -> dict[str, Any]:
+def authorizer_event(api_key: str | None, *, header_name: str = API_KEY_HEADER) -> dict[str, Any]:
     event = load_event("authorizer_request")
-    del event["headers"]["x-api-key"]
+    del event["headers"][API_KEY_HEADER]
     event["identitySource"] = []
     if api_key is not None:
         event["headers"][header_name] = api_key

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 PLAIN_KEY_PREFIX = "jp_"
-MAX_PLAIN_KEY_LENGTH = 128
 TENANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# What may be a key (at most 128 characters): checked before hashing and the table read.
 _PLAIN_KEY_PATTERN = re.compile(r"^jp_[A-Za-z0-9_-]{16,125}$")
 DEFAULT_DAILY_JOB_QUOTA = 1000
 
@@ -55,7 +55,7 @@ class ApiKey:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ApiKey:
         values = dynamo.from_item(item)
-        expires_at = values.get("expires_at")
+        expires_at = values.get(schema.TTL_ATTRIBUTE)
         return cls(
             key_id=values["key_id"],
             tenant_id=values["tenant_id"],

@@ -1,9 +1,10 @@
 """Environment variables: one constant per name, and per-function settings.
 
 The names below are the contract with Terraform (`local.functions[*].environment` in the
-root `main.tf`); `tests/contract` compares `*_ENV_VARS` with what Terraform sets.
-Settings are parsed and validated once per cold start (`from_env`), and a missing or
-invalid variable raises `ConfigError` naming it.
+root `main.tf`): each function's `from_env` reads exactly the variables Terraform sets
+for it, and `tests/contract` compares the two (and the bounds below with the Terraform
+variables' validations and defaults). Settings are parsed and validated once per cold
+start (`from_env`), and a missing or invalid variable raises `ConfigError` naming it.
 """
 
 from __future__ import annotations
@@ -23,27 +24,18 @@ LOG_LEVEL = "LOG_LEVEL"
 # ARN of the edge's origin-verify secret; always set, "" when the edge is off.
 ORIGIN_VERIFY_SECRET_ARN = "ORIGIN_VERIFY_SECRET_ARN"  # noqa: S105 (a variable name, not a secret)
 
-API_ENV_VARS: tuple[str, ...] = (
-    JOBS_TABLE_NAME,
-    SESSIONS_TABLE_NAME,
-    ENABLE_TEST_JOB_TYPES,
-    JOB_RETENTION_DAYS,
-    SESSION_DEFAULT_TTL_SECONDS,
-    SERVICE_VERSION,
-    LOG_LEVEL,
-)
-AUTHORIZER_ENV_VARS: tuple[str, ...] = (API_KEYS_TABLE_NAME, ORIGIN_VERIFY_SECRET_ARN, LOG_LEVEL)
-WORKER_ENV_VARS: tuple[str, ...] = (
-    JOBS_TABLE_NAME,
-    ENABLE_TEST_JOB_TYPES,
-    MAX_RECEIVE_COUNT,
-    LOG_LEVEL,
-)
-
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LOG_LEVEL = "INFO"
+# Bounds and defaults the Terraform variables state too (root variables.tf, and the queue
+# module's max_receive_count): the contract tests compare them.
 SESSION_TTL_MIN_SECONDS = 60
 SESSION_TTL_MAX_SECONDS = 604_800
-DEFAULT_LOG_LEVEL = "INFO"
+SESSION_TTL_DEFAULT_SECONDS = 86_400
+JOB_RETENTION_DAYS_MIN = 1
+JOB_RETENTION_DAYS_MAX = 365
+JOB_RETENTION_DAYS_DEFAULT = 30
+MAX_RECEIVE_COUNT_MIN = 3
+MAX_RECEIVE_COUNT_MAX = 1000
 
 
 class ConfigError(ValueError):
@@ -122,7 +114,9 @@ class ApiSettings:
             jobs_table_name=_required(environ, JOBS_TABLE_NAME),
             sessions_table_name=_required(environ, SESSIONS_TABLE_NAME),
             enable_test_job_types=_bool(environ, ENABLE_TEST_JOB_TYPES, default=False),
-            job_retention_days=_int(environ, JOB_RETENTION_DAYS, 1, 3650),
+            job_retention_days=_int(
+                environ, JOB_RETENTION_DAYS, JOB_RETENTION_DAYS_MIN, JOB_RETENTION_DAYS_MAX
+            ),
             session_default_ttl_seconds=_int(
                 environ,
                 SESSION_DEFAULT_TTL_SECONDS,
@@ -162,6 +156,8 @@ class WorkerSettings:
         return cls(
             jobs_table_name=_required(environ, JOBS_TABLE_NAME),
             enable_test_job_types=_bool(environ, ENABLE_TEST_JOB_TYPES, default=False),
-            max_receive_count=_int(environ, MAX_RECEIVE_COUNT, 1, 1000),
+            max_receive_count=_int(
+                environ, MAX_RECEIVE_COUNT, MAX_RECEIVE_COUNT_MIN, MAX_RECEIVE_COUNT_MAX
+            ),
             log_level=_log_level(environ),
         )

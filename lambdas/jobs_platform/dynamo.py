@@ -10,6 +10,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from jobs_platform import schema
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -68,6 +70,6 @@ def to_plain(value: Any) -> Any:
 
 
 def is_live(item: Mapping[str, Any], now_epoch: int) -> bool:
-    """False when the item's TTL (`expires_at`) has passed: TTL deletes lazily."""
-    expires_at = item.get("expires_at")
+    """False when the item's TTL (`schema.TTL_ATTRIBUTE`) has passed: TTL deletes lazily."""
+    expires_at = item.get(schema.TTL_ATTRIBUTE)
     return expires_at is None or int(expires_at) > now_epoch

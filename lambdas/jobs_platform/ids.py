@@ -54,13 +54,3 @@ def new_ulid(timestamp_ms: int | None = None) -> str:
 
 def is_ulid(value: str) -> bool:
     return bool(ULID_PATTERN.match(value))
-
-
-def ulid_timestamp_ms(value: str) -> int:
-    """The millisecond timestamp encoded in a ULID."""
-    if not is_ulid(value):
-        raise ValueError(f"not a ULID: {value!r}")
-    number = 0
-    for char in value:
-        number = (number << 5) | ALPHABET.index(char)
-    return number >> _RANDOM_BITS

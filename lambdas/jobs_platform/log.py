@@ -81,10 +81,6 @@ def clear() -> None:
     _context.set({})
 
 
-def debug(message: str, **fields: Any) -> None:
-    _logger.debug(message, extra={"fields": fields})
-
-
 def info(message: str, **fields: Any) -> None:
     _logger.info(message, extra={"fields": fields})
 

@@ -44,12 +44,12 @@ class OriginVerifier:
             return False
         candidate = presented.encode()
         if self._fetched_at is None:
-            self._fetch(include_previous=False)
+            self._load_secret_values(include_previous=False)
         if self._matches(candidate):
             return True
         if self._previous_loaded and not self._refresh_due():
             return False
-        self._fetch(include_previous=True)
+        self._load_secret_values(include_previous=True)
         return self._matches(candidate)
 
     def _refresh_due(self) -> bool:
@@ -63,17 +63,17 @@ class OriginVerifier:
         results = [hmac.compare_digest(candidate, value) for value in self._values]
         return any(results)
 
-    def _fetch(self, *, include_previous: bool) -> None:
-        values = [self._get("AWSCURRENT")]
+    def _load_secret_values(self, *, include_previous: bool) -> None:
+        values = [self._secret_value("AWSCURRENT")]
         if include_previous:
-            previous = self._get("AWSPREVIOUS", missing_ok=True)
+            previous = self._secret_value("AWSPREVIOUS", missing_ok=True)
             if previous:
                 values.append(previous)
         self._values = tuple(value.encode() for value in values if value)
         self._fetched_at = self._monotonic()
         self._previous_loaded = self._previous_loaded or include_previous
 
-    def _get(self, stage: str, *, missing_ok: bool = False) -> str | None:
+    def _secret_value(self, stage: str, *, missing_ok: bool = False) -> str | None:
         try:
             response = self._client.get_secret_value(SecretId=self._secret_arn, VersionStage=stage)
         except self._client.exceptions.ResourceNotFoundException:

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from jobs_platform import dynamo, schema
 from jobs_platform.clock import Clock, epoch_seconds, rfc3339, rfc3339_from_epoch, utc_now
+from jobs_platform.config import SESSION_TTL_DEFAULT_SECONDS
 from jobs_platform.errors import (
     BadRequest,
     PreconditionFailed,
@@ -52,7 +53,7 @@ class Session:
             version=int(values["version"]),
             created_at=values["created_at"],
             updated_at=values["updated_at"],
-            expires_at=int(values["expires_at"]),
+            expires_at=int(values[schema.TTL_ATTRIBUTE]),
         )
 
     @property
@@ -103,7 +104,7 @@ class SessionStore:
         client: DynamoDBClient,
         table_name: str,
         *,
-        default_ttl_seconds: int = 3600,
+        default_ttl_seconds: int = SESSION_TTL_DEFAULT_SECONDS,
         clock: Clock = utc_now,
     ) -> None:
         self._client = client

@@ -7,53 +7,19 @@ checks the same facts once more on what the apply actually created.
 from __future__ import annotations
 
 import importlib
-from functools import cache
-from pathlib import Path
-from typing import Any
 
-import hcl2
 import pytest
 from scripts import package
 
 from jobs_platform import config, schema
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@cache
-def root_locals() -> dict[str, Any]:
-    with (REPO_ROOT / "main.tf").open() as handle:
-        parsed = hcl2.load(handle)
-    merged: dict[str, Any] = {}
-    for block in parsed["locals"]:
-        merged.update(block)
-    return merged
-
-
-@cache
-def module_block(path: Path, name: str) -> dict[str, Any]:
-    with path.open() as handle:
-        parsed = hcl2.load(handle)
-    for block in parsed.get("module", []):
-        if name in block:
-            return dict(block[name])
-    raise AssertionError(f"module {name} not found in {path}")
-
-
-def variable_default(module: str, variable: str) -> Any:
-    with (REPO_ROOT / "terraform" / "modules" / module / "variables.tf").open() as handle:
-        parsed = hcl2.load(handle)
-    for block in parsed["variable"]:
-        if variable in block:
-            return block[variable]["default"]
-    raise AssertionError(f"variable {variable} not found in module {module}")
-
-
-FUNCTION_ENV_VARS = {
-    "api": config.API_ENV_VARS,
-    "authorizer": config.AUTHORIZER_ENV_VARS,
-    "worker": config.WORKER_ENV_VARS,
-}
+from tests.contract.terraform_source import (
+    REPO_ROOT,
+    module_block,
+    root_locals,
+    validated_range,
+    variable_default,
+)
+from tests.helpers import FUNCTION_SETTINGS, env_vars_read_by
 
 
 def test_every_route_targets_a_declared_function() -> None:
@@ -81,10 +47,10 @@ def test_terraform_functions_are_the_packaged_handler_modules() -> None:
         assert callable(getattr(importlib.import_module(module_name), attribute))
 
 
-@pytest.mark.parametrize("function", sorted(FUNCTION_ENV_VARS))
+@pytest.mark.parametrize("function", sorted(FUNCTION_SETTINGS))
 def test_env_vars_terraform_sets_are_those_the_handler_reads(function: str) -> None:
     environment = root_locals()["functions"][function]["environment"]
-    assert set(environment) == set(FUNCTION_ENV_VARS[function])
+    assert set(environment) == env_vars_read_by(FUNCTION_SETTINGS[function])
 
 
 @pytest.mark.parametrize(
@@ -140,11 +106,7 @@ def test_origin_verify_header_is_the_one_the_authorizer_checks() -> None:
 
 
 def test_session_ttl_bounds_terraform_accepts_are_those_the_handler_accepts() -> None:
-    with (REPO_ROOT / "variables.tf").open() as handle:
-        variables = hcl2.load(handle)["variable"]
-    block = next(
-        v["session_default_ttl_seconds"] for v in variables if "session_default_ttl_seconds" in v
+    assert validated_range("session_default_ttl_seconds") == (
+        config.SESSION_TTL_MIN_SECONDS,
+        config.SESSION_TTL_MAX_SECONDS,
     )
-    condition = block["validation"][0]["condition"]
-    assert f">= {config.SESSION_TTL_MIN_SECONDS}" in condition
-    assert f"<= {config.SESSION_TTL_MAX_SECONDS}" in condition

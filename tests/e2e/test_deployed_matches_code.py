@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from jobs_platform import config, schema
+from jobs_platform import schema
 from jobs_platform.handlers import api
 from tests.e2e.conftest import Stack
+from tests.helpers import FUNCTION_SETTINGS, env_vars_read_by
 
 
 def test_deployed_tables_have_the_code_key_schema_ttl_and_stream(stack: Stack) -> None:
@@ -36,16 +37,11 @@ def test_deployed_routes_are_the_handlers_routes(stack: Stack) -> None:
 
 def test_deployed_functions_get_exactly_the_env_vars_they_read(stack: Stack) -> None:
     lambda_client = stack.client("lambda")
-    expected = {
-        "api": config.API_ENV_VARS,
-        "authorizer": config.AUTHORIZER_ENV_VARS,
-        "worker": config.WORKER_ENV_VARS,
-    }
     for key, name in stack.outputs["function_names"].items():
         variables = lambda_client.get_function_configuration(FunctionName=name)["Environment"][
             "Variables"
         ]
-        assert set(variables) == set(expected[key]), key
+        assert set(variables) == env_vars_read_by(FUNCTION_SETTINGS[key]), key
 
 
 def test_deployed_pipe_filters_job_inserts_into_the_jobs_queue(stack: Stack) -> None:

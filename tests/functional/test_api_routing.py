@@ -86,7 +86,7 @@ def test_unexpected_error_returns_500_problem_without_internals(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(api.runtime().jobs, "get", boom)
+    monkeypatch.setattr(api.dependencies().jobs, "get", boom)
 
     response = api.handler(api_event("GET", "/v1/jobs/01JP1ZQ4K8M6V0N2R5T7W9Y3B1"), None)
 

@@ -40,9 +40,9 @@ def edge_authorizer(
 ) -> Iterator[ModuleType]:
     """The authorizer as deployed behind the edge (ORIGIN_VERIFY_SECRET_ARN set)."""
     monkeypatch.setenv(config.ORIGIN_VERIFY_SECRET_ARN, origin_secret_arn)
-    authorizer.reset()
+    authorizer.dependencies.cache_clear()
     yield authorizer
-    authorizer.reset()
+    authorizer.dependencies.cache_clear()
 
 
 class CountingSecrets:
@@ -198,12 +198,12 @@ def test_edge_off_skips_the_origin_check(
 ) -> None:
     # Given the edge off (Terraform sets the variable to "")
     monkeypatch.setenv(config.ORIGIN_VERIFY_SECRET_ARN, "")
-    authorizer.reset()
+    authorizer.dependencies.cache_clear()
     plain, _ = api_key_store.create("tenant-a")
 
     # Then no origin header is needed and no Secrets Manager client is made
     assert authorizer.handler(authorizer_event(plain), None)["isAuthorized"] is True
-    assert authorizer.origin_verifier() is None
+    assert authorizer.dependencies().origin_verifier is None
 
 
 def test_origin_secret_never_appears_in_logs(

@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 from tests.conftest import Tables
 
 from jobs_platform import jobs
-from jobs_platform.errors import ServiceBusy
-from jobs_platform.jobs import JobStore
+from jobs_platform.errors import QuotaExceeded, ServiceBusy
+from jobs_platform.jobs import JobStore, create
 
 
 class ConflictingClient:
@@ -38,7 +38,7 @@ class ConflictingClient:
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(create.time, "sleep", lambda seconds: None)
 
 
 def submit(store: JobStore, key: str | None = None) -> jobs.SubmitResult:
@@ -69,14 +69,14 @@ def test_submit_losing_the_idempotency_race_answers_as_a_replay(
 ) -> None:
     store = JobStore(dynamodb, tables.jobs)
     winner = submit(store, key="same")
-    real_replay = store._replay
+    real_replay = create._replay_earlier_submission
     calls: list[int] = []
 
     def replay_missing_first_time(*args: Any) -> jobs.SubmitResult | None:
         calls.append(1)
         return None if len(calls) == 1 else real_replay(*args)
 
-    monkeypatch.setattr(store, "_replay", replay_missing_first_time)
+    monkeypatch.setattr(create, "_replay_earlier_submission", replay_missing_first_time)
 
     loser = submit(store, key="same")
 
@@ -91,5 +91,5 @@ def test_quota_counter_counts_each_created_job(dynamodb: Any, tables: Tables) ->
     for _ in range(3):
         submit(store)
 
-    with pytest.raises(jobs.QuotaExceeded):
+    with pytest.raises(QuotaExceeded):
         store.submit(tenant_id="t1", job_type="echo", payload={}, daily_quota=3)

@@ -14,7 +14,8 @@ from tests.helpers import job_record, sqs_event, sqs_record
 
 from jobs_platform import dynamo, job_types
 from jobs_platform.clock import epoch_ms, utc_now
-from jobs_platform.jobs import CLAIMED_UNTIL, Job, JobStatus, JobStore
+from jobs_platform.jobs import Job, JobStatus, JobStore
+from jobs_platform.jobs.model import CLAIMED_UNTIL
 
 TENANT = "tenant-a"
 FUNCTION_TIMEOUT_MS = 60_000  # what FakeContext reports as remaining at the start
@@ -53,7 +54,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture(autouse=True)
 def worker_clock(worker: ModuleType, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker's runtime (built on first use) runs on the fake clock."""
+    """The worker's dependencies (built on first use) runs on the fake clock."""
     monkeypatch.setattr(worker, "utc_now", clock)
 
 
@@ -202,7 +203,7 @@ def test_concurrent_claim_that_loses_the_condition_is_acked(
     job = submit(job_store)
     stale = job_store.get(TENANT, job.job_id)
     job_store.start(stale, lease_until=clock.ms() + FUNCTION_TIMEOUT_MS)  # another delivery
-    store = worker.runtime().jobs
+    store = worker.dependencies().jobs
     monkeypatch.setattr(store, "load_by_key", lambda pk, sk: stale)
 
     response = deliver(worker, job)
@@ -380,7 +381,7 @@ def test_dynamodb_error_is_reported_so_sqs_redelivers(
         error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}
         raise ClientError(error, "GetItem")  # type: ignore[arg-type]
 
-    monkeypatch.setattr(worker.runtime().jobs, "load_by_key", throttled)
+    monkeypatch.setattr(worker.dependencies().jobs, "load_by_key", throttled)
 
     response = deliver(worker, job)
 

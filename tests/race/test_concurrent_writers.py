@@ -29,7 +29,7 @@ from jobs_platform.errors import (
     QuotaExceeded,
     ServiceBusy,
 )
-from jobs_platform.handlers.worker import Outcome, Runtime, process_record
+from jobs_platform.handlers.worker import Dependencies, Outcome, process_record
 from jobs_platform.jobs import Job, JobStatus, JobStore, SubmitResult
 from jobs_platform.sessions import PutResult, Session, SessionStore
 from tests.helpers import job_record
@@ -213,14 +213,16 @@ def test_same_idempotency_key_creates_exactly_one_job(
 # -- worker claims, cancel vs start ---------------------------------------------------------
 
 
-def worker_runtime(jobs: JobStore, race_tables: RaceTables, *, test_types: bool) -> Runtime:
+def worker_dependencies(
+    jobs: JobStore, race_tables: RaceTables, *, test_types: bool
+) -> Dependencies:
     settings = WorkerSettings(
         jobs_table_name=race_tables.jobs,
         enable_test_job_types=test_types,
         max_receive_count=3,
         log_level="ERROR",
     )
-    return Runtime(settings=settings, jobs=jobs)
+    return Dependencies(settings=settings, jobs=jobs)
 
 
 def test_one_worker_wins_the_claim(jobs: JobStore, tenant: str, frozen_clock: Clock) -> None:
@@ -254,7 +256,7 @@ def test_duplicate_deliveries_run_the_job_exactly_once(
     job = jobs.submit(tenant_id=tenant, job_type="echo", payload={"k": 1}, daily_quota=10).job
     workers = 24
     late = set(range(1, workers, 2))  # read the job after another's claim, mid-execution
-    runtime = worker_runtime(jobs, race_tables, test_types=True)
+    deps = worker_dependencies(jobs, race_tables, test_types=True)
     lease = epoch_ms(frozen_clock()) + LEASE_MS
     executions: list[int] = []
     lock = threading.Lock()
@@ -276,10 +278,10 @@ def test_duplicate_deliveries_run_the_job_exactly_once(
 
     def deliver(index: int) -> Outcome:
         if index not in late:
-            return process_record(job_record(tenant, job.job_id), runtime, lease_until=lease)
+            return process_record(job_record(tenant, job.job_id), deps, lease_until=lease)
         try:
             assert running.wait(timeout=RACE_TIMEOUT_SECONDS / 2), "nobody claimed the job"
-            return process_record(job_record(tenant, job.job_id), runtime, lease_until=lease)
+            return process_record(job_record(tenant, job.job_id), deps, lease_until=lease)
         finally:
             late_done.release()
 
@@ -321,14 +323,14 @@ def test_cancel_and_worker_start_never_both_win(
         jobs.submit(tenant_id=tenant, job_type="echo", payload={"n": n}, daily_quota=100).job
         for n in range(pairs)
     ]
-    runtime = worker_runtime(jobs, race_tables, test_types=False)
+    deps = worker_dependencies(jobs, race_tables, test_types=False)
     lease = epoch_ms(frozen_clock()) + LEASE_MS
 
     def act(index: int) -> Any:
         job = submitted[index // 2]
         if index % 2 == 0:
             return jobs.cancel(tenant, job.job_id)
-        return process_record(job_record(tenant, job.job_id), runtime, lease_until=lease)
+        return process_record(job_record(tenant, job.job_id), deps, lease_until=lease)
 
     outcomes = race(2 * pairs, act)
 

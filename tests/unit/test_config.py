@@ -3,26 +3,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from tests.helpers import FUNCTION_SETTINGS, env_vars_read_by
+from tests.helpers import SETTINGS_ENVIRON as FULL
 
 from jobs_platform import config
 from jobs_platform.config import ApiSettings, AuthorizerSettings, ConfigError, WorkerSettings
-
-FULL = {
-    config.JOBS_TABLE_NAME: "jobs",
-    config.SESSIONS_TABLE_NAME: "sessions",
-    config.API_KEYS_TABLE_NAME: "keys",
-    config.ENABLE_TEST_JOB_TYPES: "true",
-    config.MAX_RECEIVE_COUNT: "5",
-    config.JOB_RETENTION_DAYS: "30",
-    config.SESSION_DEFAULT_TTL_SECONDS: "3600",
-    config.SERVICE_VERSION: "1.0.0",
-    config.LOG_LEVEL: "warning",
-}
-SETTINGS = [
-    (ApiSettings, config.API_ENV_VARS),
-    (AuthorizerSettings, config.AUTHORIZER_ENV_VARS),
-    (WorkerSettings, config.WORKER_ENV_VARS),
-]
 
 
 def test_settings_parse_a_full_environment() -> None:
@@ -36,10 +21,9 @@ def test_settings_parse_a_full_environment() -> None:
     assert AuthorizerSettings.from_env(FULL).api_keys_table_name == "keys"
 
 
-@pytest.mark.parametrize(("settings", "names"), SETTINGS)
-def test_each_function_reads_only_its_listed_variables(
-    settings: type, names: tuple[str, ...]
-) -> None:
+@pytest.mark.parametrize("settings", FUNCTION_SETTINGS.values())
+def test_each_function_reads_only_its_listed_variables(settings: type) -> None:
+    names = env_vars_read_by(settings)
     only_listed = {name: value for name, value in FULL.items() if name in names}
 
     parsed = settings.from_env(only_listed)

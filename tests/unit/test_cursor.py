@@ -7,7 +7,8 @@ import pytest
 
 from jobs_platform import dynamo, schema
 from jobs_platform.errors import InvalidCursor
-from jobs_platform.jobs import JobStatus, decode_cursor, encode_cursor
+from jobs_platform.jobs import JobStatus
+from jobs_platform.jobs.cursor import decode_cursor, encode_cursor
 
 JOB_SK = schema.job_sk("01JP1ZQ4K8M6V0N2R5T7W9Y3B1")
 

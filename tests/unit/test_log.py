@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -13,7 +14,7 @@ def test_log_lines_are_json_with_bound_context(capsys: pytest.CaptureFixture[str
     log.bind(request_id="r1", tenant_id="t1", job_id="j1")
 
     log.info("job started", attempts=2)
-    log.debug("hidden at INFO")
+    logging.getLogger(log.LOGGER_NAME).debug("hidden at INFO")
     log.clear()
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

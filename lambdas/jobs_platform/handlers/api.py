@@ -27,7 +27,7 @@ from jobs_platform.errors import (
     internal_problem,
     problem_for,
 )
-from jobs_platform.http import Request, decode_event, problem_response, response
+from jobs_platform.http_api import Request, decode_event, problem_response, response
 from jobs_platform.jobs import JobStore, parse_limit, parse_status
 from jobs_platform.sessions import SessionStore
 
@@ -36,7 +36,7 @@ _dynamodb = boto3.client("dynamodb")
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Dependencies:
     settings: ApiSettings
     jobs: JobStore
     sessions: SessionStore
@@ -49,11 +49,12 @@ class Tenant:
 
 
 @cache
-def runtime() -> Runtime:
-    """Settings and stores, built on the first invocation of this execution environment."""
+def dependencies() -> Dependencies:
+    """Settings and stores, built on the first invocation of this execution environment
+    (and kept for its life; `dependencies.cache_clear()` forgets them)."""
     settings = ApiSettings.from_env(os.environ)
     log.setup("api", settings.log_level)
-    return Runtime(
+    return Dependencies(
         settings=settings,
         jobs=JobStore(
             _dynamodb, settings.jobs_table_name, retention_days=settings.job_retention_days
@@ -84,22 +85,22 @@ def _job_location(job_id: str) -> str:
 # -- routes ------------------------------------------------------------------------------
 
 
-def health(request: Request, rt: Runtime) -> dict[str, Any]:
-    body = {"status": "ok", "version": rt.settings.service_version}
+def health(request: Request, deps: Dependencies) -> dict[str, Any]:
+    body = {"status": "ok", "version": deps.settings.service_version}
     return response(200, body, request_id=request.request_id)
 
 
-def submit_job(request: Request, rt: Runtime) -> dict[str, Any]:
+def submit_job(request: Request, deps: Dependencies) -> dict[str, Any]:
     from jobs_platform.models import JobRequest  # noqa: PLC0415 - pydantic only on this path
 
     tenant = _tenant(request)
     body = request.model(JobRequest)
     errors = job_types.validation_errors(
-        body.type, body.payload, enable_test_types=rt.settings.enable_test_job_types
+        body.type, body.payload, enable_test_types=deps.settings.enable_test_job_types
     )
     if errors:
         raise ValidationFailed("The job request is not valid.", errors=errors)
-    result = rt.jobs.submit(
+    result = deps.jobs.submit(
         tenant_id=tenant.tenant_id,
         job_type=body.type,
         payload=body.payload,
@@ -116,9 +117,9 @@ def submit_job(request: Request, rt: Runtime) -> dict[str, Any]:
     return response(202, result.job.to_public(), request_id=request.request_id, headers=headers)
 
 
-def list_jobs(request: Request, rt: Runtime) -> dict[str, Any]:
+def list_jobs(request: Request, deps: Dependencies) -> dict[str, Any]:
     tenant = _tenant(request)
-    page = rt.jobs.list_jobs(
+    page = deps.jobs.list_jobs(
         tenant.tenant_id,
         status=parse_status(request.query.get("status")),
         limit=parse_limit(request.query.get("limit")),
@@ -128,30 +129,30 @@ def list_jobs(request: Request, rt: Runtime) -> dict[str, Any]:
     return response(200, body, request_id=request.request_id)
 
 
-def get_job(request: Request, rt: Runtime) -> dict[str, Any]:
+def get_job(request: Request, deps: Dependencies) -> dict[str, Any]:
     tenant = _tenant(request)
     job_id = request.path_params.get("job_id", "")
     log.bind(job_id=job_id)
-    job = rt.jobs.get(tenant.tenant_id, job_id)
+    job = deps.jobs.get(tenant.tenant_id, job_id)
     return response(200, job.to_public(), request_id=request.request_id)
 
 
-def cancel_job(request: Request, rt: Runtime) -> dict[str, Any]:
+def cancel_job(request: Request, deps: Dependencies) -> dict[str, Any]:
     tenant = _tenant(request)
     job_id = request.path_params.get("job_id", "")
     log.bind(job_id=job_id)
-    job = rt.jobs.cancel(tenant.tenant_id, job_id)
+    job = deps.jobs.cancel(tenant.tenant_id, job_id)
     log.info("job cancelled")
     return response(200, job.to_public(), request_id=request.request_id)
 
 
-def put_session(request: Request, rt: Runtime) -> dict[str, Any]:
+def put_session(request: Request, deps: Dependencies) -> dict[str, Any]:
     from jobs_platform.models import SessionPut  # noqa: PLC0415 - pydantic only on this path
 
     tenant = _tenant(request)
     session_id = request.path_params.get("session_id", "")
     body = request.model(SessionPut)
-    result = rt.sessions.put(
+    result = deps.sessions.put(
         tenant.tenant_id,
         session_id,
         state=body.state,
@@ -167,21 +168,21 @@ def put_session(request: Request, rt: Runtime) -> dict[str, Any]:
     )
 
 
-def get_session(request: Request, rt: Runtime) -> dict[str, Any]:
+def get_session(request: Request, deps: Dependencies) -> dict[str, Any]:
     tenant = _tenant(request)
-    session = rt.sessions.get(tenant.tenant_id, request.path_params.get("session_id", ""))
+    session = deps.sessions.get(tenant.tenant_id, request.path_params.get("session_id", ""))
     return response(
         200, session.to_public(), request_id=request.request_id, headers={"etag": session.etag}
     )
 
 
-def delete_session(request: Request, rt: Runtime) -> dict[str, Any]:
+def delete_session(request: Request, deps: Dependencies) -> dict[str, Any]:
     tenant = _tenant(request)
-    rt.sessions.delete(tenant.tenant_id, request.path_params.get("session_id", ""))
+    deps.sessions.delete(tenant.tenant_id, request.path_params.get("session_id", ""))
     return response(204, request_id=request.request_id)
 
 
-def default_route(request: Request, rt: Runtime) -> dict[str, Any]:
+def default_route(request: Request, deps: Dependencies) -> dict[str, Any]:
     """`$default`: 405 + Allow when the path has routes for other methods, else 404."""
     allow = sorted(
         {method for method, pattern in _ROUTE_PATTERNS if pattern.fullmatch(request.path)}
@@ -194,7 +195,7 @@ def default_route(request: Request, rt: Runtime) -> dict[str, Any]:
     raise RouteNotFound(f"No route for {request.path}.")
 
 
-RouteHandler = Callable[[Request, Runtime], dict[str, Any]]
+RouteHandler = Callable[[Request, Dependencies], dict[str, Any]]
 
 ROUTES: dict[str, RouteHandler] = {
     "GET /health": health,
@@ -233,7 +234,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         # Settings load inside the boundary: a misconfigured function answers a 500
         # problem with the request id (and logs which variable is wrong), not a bare 500.
-        result = route(request, runtime())
+        result = route(request, dependencies())
     except DomainError as exc:
         result = problem_response(problem_for(exc), request_id=request.request_id)
     except Exception:  # noqa: BLE001 - the boundary: log it, answer 500 as a problem

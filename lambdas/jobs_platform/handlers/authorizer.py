@@ -14,6 +14,7 @@ Never logs the key or the origin secret.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -29,40 +30,39 @@ API_KEY_HEADER = "x-api-key"
 # (a contract test compares both). With the edge on, they still need the origin header.
 PUBLIC_ROUTES = frozenset({"GET /health"})
 
+# Created once per cold start (during init, outside the billed/latency-critical path).
 _dynamodb = boto3.client("dynamodb")
 
 
-@cache
-def settings() -> AuthorizerSettings:
-    parsed = AuthorizerSettings.from_env(os.environ)
-    log.setup("authorizer", parsed.log_level)
-    return parsed
+@dataclass(frozen=True)
+class Dependencies:
+    settings: AuthorizerSettings
+    keys: ApiKeyStore
+    # None when the edge is off: then no Secrets Manager client is made at all.
+    origin_verifier: OriginVerifier | None
 
 
 @cache
-def store() -> ApiKeyStore:
-    return ApiKeyStore(_dynamodb, settings().api_keys_table_name)
-
-
-@cache
-def origin_verifier() -> OriginVerifier | None:
-    """None when the edge is off; the Secrets Manager client exists only when it is on."""
-    secret_arn = settings().origin_verify_secret_arn
-    if secret_arn is None:
-        return None
-    return OriginVerifier(boto3.client("secretsmanager"), secret_arn)
-
-
-def reset() -> None:
-    """Forget the cached settings, store and verifier (tests, config changes)."""
-    settings.cache_clear()
-    store.cache_clear()
-    origin_verifier.cache_clear()
+def dependencies() -> Dependencies:
+    """Settings, key store and origin verifier, built on the first invocation of this
+    execution environment (and kept for its life; `dependencies.cache_clear()` forgets them)."""
+    settings = AuthorizerSettings.from_env(os.environ)
+    log.setup("authorizer", settings.log_level)
+    secret_arn = settings.origin_verify_secret_arn
+    return Dependencies(
+        settings=settings,
+        keys=ApiKeyStore(_dynamodb, settings.api_keys_table_name),
+        origin_verifier=(
+            OriginVerifier(boto3.client("secretsmanager"), secret_arn)
+            if secret_arn is not None
+            else None
+        ),
+    )
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    keys = store()
-    verifier = origin_verifier()
+    deps = dependencies()
+    verifier = deps.origin_verifier
     log.clear()
     request_id = (event.get("requestContext") or {}).get("requestId")
     log.bind(request_id=request_id if isinstance(request_id, str) else None)
@@ -77,7 +77,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if plain_key is None:
         log.info("denied: no api key")
         return {"isAuthorized": False}
-    record = keys.lookup(plain_key)
+    record = deps.keys.lookup(plain_key)
     if record is None:
         log.info("denied: unknown, revoked or expired api key")
         return {"isAuthorized": False}

@@ -25,6 +25,7 @@ from jobs_platform.clock import Clock, epoch_ms, utc_now
 from jobs_platform.config import WorkerSettings
 from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStore
 
+# Created once per cold start (during init, outside the billed/latency-critical path).
 _dynamodb = boto3.client("dynamodb")
 
 # Added to the invocation's deadline for the claim lease: covers clock skew between the
@@ -42,18 +43,20 @@ class UnparseableRecord(ValueError):
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Dependencies:
     settings: WorkerSettings
     jobs: JobStore
     clock: Clock = utc_now
 
 
 @cache
-def runtime() -> Runtime:
+def dependencies() -> Dependencies:
+    """Settings and the job store, built on the first invocation of this execution
+    environment (and kept for its life; `dependencies.cache_clear()` forgets them)."""
     settings = WorkerSettings.from_env(os.environ)
     log.setup("worker", settings.log_level)
     clock = utc_now  # one clock for the lease and the store's conditions
-    return Runtime(
+    return Dependencies(
         settings=settings,
         jobs=JobStore(_dynamodb, settings.jobs_table_name, clock=clock),
         clock=clock,
@@ -87,23 +90,25 @@ def _receive_count(record: Mapping[str, Any]) -> int:
         return 1
 
 
-def _finish_failure(rt: Runtime, job: Job, receive_count: int, code: str, message: str) -> Outcome:
-    if receive_count < rt.settings.max_receive_count:
-        if rt.jobs.retry(job, code, message) is None:
+def _finish_failure(
+    deps: Dependencies, job: Job, receive_count: int, code: str, message: str
+) -> Outcome:
+    if receive_count < deps.settings.max_receive_count:
+        if deps.jobs.retry(job, code, message) is None:
             log.info("retry lost its claim; acknowledging", receive_count=receive_count)
             return Outcome.DONE
         log.warning("job attempt failed; will retry", error_code=code, receive_count=receive_count)
         return Outcome.RETRY
-    if rt.jobs.fail(job, code, message) is None:
+    if deps.jobs.fail(job, code, message) is None:
         log.info("fail lost its claim; acknowledging", receive_count=receive_count)
         return Outcome.DONE
     log.warning("job failed", error_code=code, receive_count=receive_count, attempts=job.attempts)
     return Outcome.DONE
 
 
-def process_record(record: Mapping[str, Any], rt: Runtime, *, lease_until: int) -> Outcome:
+def process_record(record: Mapping[str, Any], deps: Dependencies, *, lease_until: int) -> Outcome:
     pk, sk = job_key(str(record.get("body", "")))
-    job = rt.jobs.load_by_key(pk, sk)
+    job = deps.jobs.load_by_key(pk, sk)
     if job is None:
         log.info("job missing or expired; nothing to do")
         return Outcome.DONE
@@ -111,7 +116,7 @@ def process_record(record: Mapping[str, Any], rt: Runtime, *, lease_until: int) 
     if job.status in TERMINAL_STATUSES:
         log.info("job already finished; nothing to do", status=job.status.value)
         return Outcome.DONE
-    claimed = rt.jobs.start(job, lease_until=lease_until)
+    claimed = deps.jobs.start(job, lease_until=lease_until)
     if claimed is None:
         # Another delivery holds the lease (it finishes the job, or its own message comes
         # back after the visibility timeout), or the job moved on since it was read.
@@ -125,16 +130,16 @@ def process_record(record: Mapping[str, Any], rt: Runtime, *, lease_until: int) 
     log.info("job started", job_type=claimed.type, attempts=claimed.attempts)
     try:
         result = job_types.run(
-            claimed.type, claimed.payload, enable_test_types=rt.settings.enable_test_job_types
+            claimed.type, claimed.payload, enable_test_types=deps.settings.enable_test_job_types
         )
     except job_types.JobTypeError as exc:
-        if rt.jobs.fail(claimed, "invalid_job", str(exc)) is not None:
+        if deps.jobs.fail(claimed, "invalid_job", str(exc)) is not None:
             log.warning("job cannot run; failed without retry", error=str(exc))
         return Outcome.DONE
     except Exception as exc:  # noqa: BLE001 - job code may raise anything; it is recorded on the job
         log.warning("job raised", error_type=type(exc).__name__)
-        return _finish_failure(rt, claimed, receive_count, "execution_failed", str(exc))
-    if rt.jobs.succeed(claimed, result) is None:
+        return _finish_failure(deps, claimed, receive_count, "execution_failed", str(exc))
+    if deps.jobs.succeed(claimed, result) is None:
         log.info("succeed lost its claim; acknowledging")
         return Outcome.DONE
     log.info("job succeeded", attempts=claimed.attempts)
@@ -142,14 +147,14 @@ def process_record(record: Mapping[str, Any], rt: Runtime, *, lease_until: int) 
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    rt = runtime()
-    lease = lease_until(context, rt.clock)
+    deps = dependencies()
+    lease = lease_until(context, deps.clock)
     failures: list[dict[str, str]] = []
     for record in event.get("Records") or []:
         message_id = str(record.get("messageId", ""))
         log.clear()
         try:
-            outcome = process_record(record, rt, lease_until=lease)
+            outcome = process_record(record, deps, lease_until=lease)
         except UnparseableRecord as exc:
             log.error(
                 "unparseable message; leaving it for the DLQ", message_id=message_id, error=str(exc)

@@ -13,7 +13,7 @@ from jobs_platform.errors import (
     ValidationFailed,
     problem_for,
 )
-from jobs_platform.http import (
+from jobs_platform.http_api import (
     MAX_BODY_BYTES,
     Request,
     decode_event,

@@ -1,0 +1,117 @@
+"""The job: its statuses, its item in the jobs table, and how the HTTP API shows it.
+
+Item layout: docs/architecture.md ("jobs" table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from jobs_platform import dynamo, schema
+
+CLAIMED_UNTIL = "claimed_until"  # epoch ms: the claiming invocation's deadline (the lease)
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    tenant_id: str
+    type: str
+    status: JobStatus
+    payload: dict[str, Any]
+    created_at: str
+    updated_at: str
+    attempts: int
+    expires_at: int
+    result: Any = None
+    error: dict[str, Any] | None = None
+    claimed_until: int | None = None  # epoch ms; set while `running` (absent on older items)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Job:
+        values = dynamo.from_item(item)
+        return cls(
+            job_id=values["job_id"],
+            tenant_id=values["tenant_id"],
+            type=values["type"],
+            status=JobStatus(values["status"]),
+            payload=values.get("payload") or {},
+            created_at=values["created_at"],
+            updated_at=values["updated_at"],
+            attempts=int(values.get("attempts", 0)),
+            expires_at=int(values[schema.TTL_ATTRIBUTE]),
+            result=values.get("result"),
+            error=values.get("error"),
+            claimed_until=(
+                int(values[CLAIMED_UNTIL]) if values.get(CLAIMED_UNTIL) is not None else None
+            ),
+        )
+
+    def to_new_item_values(self) -> dict[str, Any]:
+        """The plain values of a just-created (queued) job's item: keys, TTL, status index."""
+        return {
+            schema.PARTITION_KEY: schema.tenant_pk(self.tenant_id),
+            schema.SORT_KEY: schema.job_sk(self.job_id),
+            "job_id": self.job_id,
+            "tenant_id": self.tenant_id,
+            "type": self.type,
+            "status": self.status.value,
+            "payload": self.payload,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "attempts": self.attempts,
+            schema.TTL_ATTRIBUTE: self.expires_at,
+            schema.STATUS_INDEX_PARTITION_KEY: schema.tenant_status(self.tenant_id, self.status),
+        }
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return dynamo.to_item(
+            {
+                schema.PARTITION_KEY: schema.tenant_pk(self.tenant_id),
+                schema.SORT_KEY: schema.job_sk(self.job_id),
+            }
+        )
+
+    def to_public(self) -> dict[str, Any]:
+        """The job as the HTTP API shows it."""
+        body: dict[str, Any] = {
+            "job_id": self.job_id,
+            "type": self.type,
+            "status": self.status.value,
+            "payload": self.payload,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "attempts": self.attempts,
+        }
+        if self.result is not None:
+            body["result"] = self.result
+        if self.error is not None:
+            body["error"] = self.error
+        return body
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    job: Job
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class JobPage:
+    items: list[Job]
+    next_cursor: str | None

@@ -1,0 +1,31 @@
+"""The list route's query-string parameters (`limit`, `status`): parsed or 400."""
+
+from __future__ import annotations
+
+from jobs_platform.errors import BadRequest
+from jobs_platform.jobs.model import JobStatus
+
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 100
+
+
+def limit_out_of_range() -> BadRequest:
+    return BadRequest(f"limit must be an integer between 1 and {MAX_LIST_LIMIT}.")
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIST_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT:
+        raise limit_out_of_range()
+    return int(raw)
+
+
+def parse_status(raw: str | None) -> JobStatus | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return JobStatus(raw)
+    except ValueError:
+        known = ", ".join(status.value for status in JobStatus)
+        raise BadRequest(f"status must be one of: {known}.") from None

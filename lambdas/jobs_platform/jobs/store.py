@@ -1,0 +1,156 @@
+"""JobStore: the one entry point the handlers use for jobs: submit, read, list, cancel,
+and the worker's claim and finish. Knows nothing of HTTP or SQS events.
+
+It composes the pieces: `create` (quota + idempotency transaction), `transitions` (the
+state machine), `cursor` (list pages); reads go through `table.JobTable`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from jobs_platform import dynamo, schema
+from jobs_platform.clock import Clock, epoch_seconds, utc_now
+from jobs_platform.config import JOB_RETENTION_DAYS_DEFAULT
+from jobs_platform.jobs import create, transitions
+from jobs_platform.jobs.cursor import decode_cursor, encode_cursor
+from jobs_platform.jobs.model import Job, JobPage, JobStatus, SubmitResult
+from jobs_platform.jobs.query_params import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, limit_out_of_range
+from jobs_platform.jobs.table import JobTable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# A filtered query page can come back short (expired items); refill it this many times.
+_LIST_QUERY_ROUNDS = 5
+
+
+def list_query(
+    table_name: str, tenant_id: str, status: JobStatus | None, now: int
+) -> dict[str, Any]:
+    """Query arguments for a tenant's live jobs, newest first (`status`: the status index)."""
+    query: dict[str, Any] = {
+        "TableName": table_name,
+        "ScanIndexForward": False,
+        "FilterExpression": "#expires > :now",
+        "ExpressionAttributeNames": {"#expires": schema.TTL_ATTRIBUTE},
+    }
+    if status is None:
+        query["KeyConditionExpression"] = "#pk = :pk AND begins_with(#sk, :prefix)"
+        query["ExpressionAttributeNames"].update(
+            {"#pk": schema.PARTITION_KEY, "#sk": schema.SORT_KEY}
+        )
+        query["ExpressionAttributeValues"] = dynamo.values(
+            pk=schema.tenant_pk(tenant_id), prefix=schema.JOB_PREFIX, now=now
+        )
+    else:
+        query["IndexName"] = schema.STATUS_INDEX_NAME
+        query["KeyConditionExpression"] = "#ts = :ts"
+        query["ExpressionAttributeNames"]["#ts"] = schema.STATUS_INDEX_PARTITION_KEY
+        query["ExpressionAttributeValues"] = dynamo.values(
+            ts=schema.tenant_status(tenant_id, status), now=now
+        )
+    return query
+
+
+class JobStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        retention_days: int = JOB_RETENTION_DAYS_DEFAULT,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._table = JobTable(client, table_name, clock)
+        self._retention = timedelta(days=retention_days)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def load(self, tenant_id: str, job_id: str) -> Job | None:
+        """The job, or None when it does not exist or has expired (consistent read)."""
+        return self._table.load(tenant_id, job_id)
+
+    def load_by_key(self, pk: str, sk: str) -> Job | None:
+        """The job for a table key (as the worker gets it from the stream record)."""
+        if not pk.startswith(schema.TENANT_PREFIX) or not sk.startswith(schema.JOB_PREFIX):
+            return None
+        item = self._table.get_live_item(pk, sk, self._table.clock())
+        return Job.from_item(item) if item else None
+
+    def get(self, tenant_id: str, job_id: str) -> Job:
+        """The job; JobNotFound when it does not exist or has expired."""
+        return self._table.get(tenant_id, job_id)
+
+    def list_jobs(
+        self,
+        tenant_id: str,
+        *,
+        status: JobStatus | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """Newest first; `status` uses the status-index GSI. Expired items are skipped."""
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise limit_out_of_range()
+        now = epoch_seconds(self._table.clock())
+        query = list_query(self._table.name, tenant_id, status, now)
+        start_key = decode_cursor(cursor, tenant_id=tenant_id, status=status) if cursor else None
+        items: list[Job] = []
+        last_key: dict[str, Any] | None = None
+        for _ in range(_LIST_QUERY_ROUNDS):
+            if start_key is not None:
+                query["ExclusiveStartKey"] = start_key
+            query["Limit"] = limit - len(items)
+            response = self._table.client.query(**query)
+            items.extend(Job.from_item(item) for item in response.get("Items", []))
+            last_key = (
+                dict(response["LastEvaluatedKey"]) if "LastEvaluatedKey" in response else None
+            )
+            if last_key is None or len(items) >= limit:
+                break
+            start_key = last_key
+        return JobPage(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
+
+    # -- writes (create.py, transitions.py) ---------------------------------------------
+
+    def submit(
+        self,
+        *,
+        tenant_id: str,
+        job_type: str,
+        payload: dict[str, Any],
+        daily_quota: int,
+        idempotency_key: str | None = None,
+    ) -> SubmitResult:
+        """Create a queued job or replay an earlier one with the same Idempotency-Key."""
+        return create.submit(
+            self._table,
+            retention=self._retention,
+            tenant_id=tenant_id,
+            job_type=job_type,
+            payload=payload,
+            daily_quota=daily_quota,
+            idempotency_key=idempotency_key,
+        )
+
+    def cancel(self, tenant_id: str, job_id: str) -> Job:
+        """queued -> cancelled; JobNotFound / JobNotCancellable otherwise."""
+        return transitions.cancel(self._table, tenant_id, job_id)
+
+    def start(self, job: Job, *, lease_until: int) -> Job | None:
+        """Claim the job until `lease_until` (epoch ms); None when the claim is lost."""
+        return transitions.start(self._table, job, lease_until=lease_until)
+
+    def succeed(self, job: Job, result: Any) -> Job | None:
+        """running (this claim) -> succeeded with `result`."""
+        return transitions.succeed(self._table, job, result)
+
+    def retry(self, job: Job, code: str, message: str) -> Job | None:
+        """running (this claim) -> queued with `error` (SQS redelivers the message)."""
+        return transitions.retry(self._table, job, code, message)
+
+    def fail(self, job: Job, code: str, message: str) -> Job | None:
+        """running (this claim) -> failed with `error`."""
+        return transitions.fail(self._table, job, code, message)

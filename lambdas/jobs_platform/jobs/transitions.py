@@ -1,0 +1,191 @@
+"""The job state machine: every status change is one conditional update.
+
+- cancel:  queued -> cancelled
+- start:   queued (or running with an expired lease) -> running, a new claim
+- succeed: running (this claim) -> succeeded
+- retry:   running (this claim) -> queued (SQS redelivers the message)
+- fail:    running (this claim) -> failed
+
+`start` claims the job for one delivery (lease + fencing token `attempts`); only the
+holder of the current claim can succeed, retry or fail it. A transition whose condition
+does not hold (another writer won) returns None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from jobs_platform import dynamo, schema
+from jobs_platform.clock import epoch_ms, epoch_seconds, rfc3339
+from jobs_platform.errors import JobNotCancellable
+from jobs_platform.jobs.model import CLAIMED_UNTIL, Job, JobStatus
+from jobs_platform.jobs.table import JobTable
+
+MAX_ERROR_MESSAGE_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A status change, applied only while `condition` holds (besides: the item exists
+    and has not expired). `condition` may use `#status`, `#attempts` and `:now`."""
+
+    to: JobStatus
+    condition: str
+    condition_values: Mapping[str, Any]
+    condition_names: Mapping[str, str] = field(default_factory=dict)
+    set_values: Mapping[str, Any] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    increment_attempts: bool = False
+
+
+def update_request(job: Job, transition: Transition, now: datetime) -> dict[str, Any]:
+    """The UpdateItem arguments (all but TableName) for `transition` of `job` at `now`."""
+    names = {
+        "#pk": schema.PARTITION_KEY,
+        "#status": "status",
+        "#ts": schema.STATUS_INDEX_PARTITION_KEY,
+        "#updated": "updated_at",
+        "#expires": schema.TTL_ATTRIBUTE,
+        **transition.condition_names,
+    }
+    assignments = ["#status = :to", "#ts = :ts", "#updated = :updated"]
+    expression_values: dict[str, Any] = {
+        "to": transition.to.value,
+        "ts": schema.tenant_status(job.tenant_id, transition.to),
+        "updated": rfc3339(now),
+        "now": epoch_seconds(now),
+        **transition.condition_values,
+    }
+    for index, (name, value) in enumerate(transition.set_values.items()):
+        names[f"#s{index}"] = name
+        expression_values[f"s{index}"] = value
+        assignments.append(f"#s{index} = :s{index}")
+    if transition.increment_attempts or "#attempts" in transition.condition:
+        names["#attempts"] = "attempts"
+    if transition.increment_attempts:
+        expression_values["one"] = 1
+        assignments.append("#attempts = #attempts + :one")
+    update = "SET " + ", ".join(assignments)
+    if transition.remove:
+        for index, name in enumerate(transition.remove):
+            names[f"#r{index}"] = name
+        update += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(transition.remove)))
+    return {
+        "Key": job.key,
+        "UpdateExpression": update,
+        "ConditionExpression": (
+            f"attribute_exists(#pk) AND #expires > :now AND ({transition.condition})"
+        ),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": dynamo.values(**expression_values),
+        "ReturnValues": "ALL_NEW",
+    }
+
+
+def apply(
+    table: JobTable, job: Job, transition: Transition, now: datetime | None = None
+) -> Job | None:
+    """The conditional update; None when the condition does not hold (lost the race)."""
+    request = update_request(job, transition, table.clock() if now is None else now)
+    try:
+        response = table.client.update_item(TableName=table.name, **request)
+    except ClientError as exc:
+        if dynamo.is_condition_failure(exc):
+            return None
+        raise
+    return Job.from_item(response["Attributes"])
+
+
+def cancel(table: JobTable, tenant_id: str, job_id: str) -> Job:
+    """queued -> cancelled; JobNotFound / JobNotCancellable otherwise."""
+    job = table.get(tenant_id, job_id)
+    cancelled = apply(
+        table,
+        job,
+        Transition(
+            to=JobStatus.CANCELLED,
+            condition="#status = :queued",
+            condition_values={"queued": JobStatus.QUEUED.value},
+        ),
+    )
+    if cancelled is not None:
+        return cancelled
+    current = table.get(tenant_id, job_id)
+    raise JobNotCancellable(
+        f"Job {job_id} is {current.status.value}; only queued jobs can be cancelled."
+    )
+
+
+def start(table: JobTable, job: Job, *, lease_until: int) -> Job | None:
+    """Claim the job until `lease_until` (epoch ms; the caller's deadline): -> running,
+    attempts + 1, claimed_until = lease_until. Claimable: queued, or running with an
+    expired lease (its worker crashed or timed out) or none (items from before leases);
+    in both cases only with attempts as seen. None when the claim is lost: another
+    delivery holds the lease, or the job moved on since it was read."""
+    now = table.clock()
+    now_ms = epoch_ms(now)
+    if lease_until <= now_ms:
+        raise ValueError(f"lease_until {lease_until} is not after now ({now_ms})")
+    claim = Transition(
+        to=JobStatus.RUNNING,
+        condition=(
+            "(#status = :queued OR (#status = :running AND "
+            "(attribute_not_exists(#lease) OR #lease < :now_ms))) AND #attempts = :seen"
+        ),
+        condition_values={
+            "queued": JobStatus.QUEUED.value,
+            "running": JobStatus.RUNNING.value,
+            "now_ms": now_ms,
+            "seen": job.attempts,
+        },
+        condition_names={"#lease": CLAIMED_UNTIL},
+        set_values={CLAIMED_UNTIL: lease_until},
+        increment_attempts=True,
+    )
+    return apply(table, job, claim, now)
+
+
+def _finish_claimed(
+    table: JobTable,
+    job: Job,
+    to: JobStatus,
+    set_values: Mapping[str, Any],
+    remove: tuple[str, ...] = (),
+) -> Job | None:
+    """Only the holder of the current claim finishes the job. `attempts` is the claim's
+    fencing token: every claim increments it in the same conditional write and nothing
+    else changes it, so `attempts = :claimed` holds exactly until another claim. No
+    lease check here: a holder whose lease ran out but was not re-claimed still owns
+    the only execution, and its result must count."""
+    finish = Transition(
+        to=to,
+        condition="#status = :running AND #attempts = :claimed",
+        condition_values={"running": JobStatus.RUNNING.value, "claimed": job.attempts},
+        set_values=set_values,
+        remove=(*remove, CLAIMED_UNTIL),
+    )
+    return apply(table, job, finish)
+
+
+def _error_record(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message[:MAX_ERROR_MESSAGE_LENGTH]}
+
+
+def succeed(table: JobTable, job: Job, result: Any) -> Job | None:
+    """running (this claim) -> succeeded with `result`."""
+    return _finish_claimed(table, job, JobStatus.SUCCEEDED, {"result": result}, remove=("error",))
+
+
+def retry(table: JobTable, job: Job, code: str, message: str) -> Job | None:
+    """running (this claim) -> queued with `error` (SQS redelivers the message)."""
+    return _finish_claimed(table, job, JobStatus.QUEUED, {"error": _error_record(code, message)})
+
+
+def fail(table: JobTable, job: Job, code: str, message: str) -> Job | None:
+    """running (this claim) -> failed with `error`."""
+    return _finish_claimed(table, job, JobStatus.FAILED, {"error": _error_record(code, message)})

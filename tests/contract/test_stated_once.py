@@ -1,0 +1,111 @@
+"""Facts that Python, Terraform and the docs each have to state: each is defined once on
+the Python side, and these tests fail when a Terraform or docs copy disagrees.
+
+- the environment variables each function reads (derived from its `from_env`) and the
+  table in docs/architecture.md;
+- the bounds and defaults of the settings Terraform validates (variables.tf);
+- the release version (pyproject.toml) and Terraform's default `service_version`;
+- the API key header: the authorizer reads it, the API's authorizer uses it as its
+  identity source, the WAF redacts it from its logs.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import pytest
+
+from jobs_platform import config
+from jobs_platform.handlers.authorizer import API_KEY_HEADER
+from tests.contract.terraform_source import (
+    MODULES,
+    REPO_ROOT,
+    module_locals,
+    resource,
+    validated_range,
+    variable,
+)
+from tests.helpers import FUNCTION_SETTINGS, env_vars_read_by
+
+ARCHITECTURE_DOC = REPO_ROOT / "docs" / "architecture.md"
+_ENV_ROW = re.compile(r"^\| `([A-Z0-9_]+)` \| ([a-z, ]+) \|", re.MULTILINE)
+
+
+def documented_env_vars() -> dict[str, set[str]]:
+    """docs/architecture.md's environment variable table: name -> functions."""
+    rows = _ENV_ROW.findall(ARCHITECTURE_DOC.read_text(encoding="utf-8"))
+    assert rows, "no environment variable table in docs/architecture.md"
+    return {
+        name: set(FUNCTION_SETTINGS)
+        if functions.strip() == "all"
+        else {f.strip() for f in functions.split(",")}
+        for name, functions in rows
+    }
+
+
+def test_docs_env_var_table_is_what_each_function_reads() -> None:
+    read: dict[str, set[str]] = {}
+    for function, settings in FUNCTION_SETTINGS.items():
+        for name in env_vars_read_by(settings):
+            read.setdefault(name, set()).add(function)
+
+    assert documented_env_vars() == read
+
+
+@pytest.mark.parametrize(
+    ("variable_name", "module", "bounds"),
+    [
+        (
+            "job_retention_days",
+            None,
+            (config.JOB_RETENTION_DAYS_MIN, config.JOB_RETENTION_DAYS_MAX),
+        ),
+        ("max_receive_count", None, (config.MAX_RECEIVE_COUNT_MIN, config.MAX_RECEIVE_COUNT_MAX)),
+        (
+            "max_receive_count",
+            "queue",
+            (config.MAX_RECEIVE_COUNT_MIN, config.MAX_RECEIVE_COUNT_MAX),
+        ),
+        (
+            "session_default_ttl_seconds",
+            None,
+            (config.SESSION_TTL_MIN_SECONDS, config.SESSION_TTL_MAX_SECONDS),
+        ),
+    ],
+)
+def test_terraform_accepts_exactly_the_values_the_handlers_accept(
+    variable_name: str, module: str | None, bounds: tuple[int, int]
+) -> None:
+    assert validated_range(variable_name, module) == bounds
+
+
+@pytest.mark.parametrize(
+    ("variable_name", "default"),
+    [
+        ("job_retention_days", config.JOB_RETENTION_DAYS_DEFAULT),
+        ("session_default_ttl_seconds", config.SESSION_TTL_DEFAULT_SECONDS),
+    ],
+)
+def test_terraform_defaults_are_the_stores_defaults(variable_name: str, default: int) -> None:
+    assert variable(variable_name)["default"] == default
+
+
+def test_terraform_default_service_version_is_the_release_version() -> None:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+    assert variable("service_version")["default"] == pyproject["project"]["version"]
+
+
+def test_api_authorizer_identity_source_is_the_header_the_authorizer_reads() -> None:
+    authorizer = resource(MODULES / "api" / "main.tf", "aws_apigatewayv2_authorizer", "this")
+    # hcl2 renders the expression with its inner quotes dropped.
+    headers = re.findall(r"\$request\.header\.([A-Za-z0-9-]+)", authorizer["identity_sources"])
+
+    assert headers == [API_KEY_HEADER]
+
+
+def test_waf_logs_redact_the_api_key_header() -> None:
+    redacted = module_locals("edge", "waf.tf")["redacted_headers"]
+
+    assert API_KEY_HEADER in redacted
