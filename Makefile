@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 "$$(PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null)" python3; do \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help venv tools package local smoke test lint fmt bench plan apply clean
+.PHONY: help venv tools package local smoke test lint fmt bench plan apply clean load redrive faults
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -51,6 +51,18 @@ fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff format lambdas scripts tests benchmarks policies
 	$(VENV)/bin/ruff check --fix lambdas scripts tests benchmarks policies
 	terraform fmt -recursive
+
+LOAD_DURATION ?= 60
+LOAD_CLIENTS ?= 32
+load: venv ## Bounded load run against the running local stack (LOAD_DURATION=60 s, LOAD_CLIENTS=32; loopback only)
+	$(PY) -m scripts.load --duration $(LOAD_DURATION) --clients $(LOAD_CLIENTS) $(LOAD_ARGS)
+
+redrive: venv ## List the jobs DLQ's messages with their jobs (dry run); REDRIVE_ARGS=--apply moves them back
+	$(PY) -m scripts.redrive $(REDRIVE_ARGS)
+
+faults: package ## Run the fault table (local stack and DynamoDB Local) and print it
+	$(PY) -m pytest tests/faults -p no:benchmark -q $(PYTEST_ARGS)
+	@cat dist/fault-table.txt
 
 bench: package ## Run the benchmarks (ratios against a peer in the same run)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,stddev,rounds $(PYTEST_ARGS)

@@ -18,7 +18,8 @@ from openapi_spec_validator import validate
 from scripts.terraform_workspace import copy_root_module, terraform_cli_env
 
 from jobs_platform import config, errors, ids, jobs, models, sessions
-from jobs_platform.http import MAX_BODY_BYTES
+from jobs_platform.http_api import MAX_BODY_BYTES
+from jobs_platform.jobs import create, cursor, query_params
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = REPO_ROOT / "openapi.yaml"
@@ -144,12 +145,13 @@ def test_bounds_and_grammars_are_the_codes() -> None:
     components = document()["components"]["parameters"]
     limit = params["limit"]["schema"]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (
-        1, jobs.MAX_LIST_LIMIT, jobs.DEFAULT_LIST_LIMIT,
+        1, query_params.MAX_LIST_LIMIT, query_params.DEFAULT_LIST_LIMIT,
     )  # fmt: skip
-    assert params["cursor"]["schema"]["maxLength"] == jobs.MAX_CURSOR_LENGTH
-    assert components["IdempotencyKey"]["schema"]["maxLength"] == jobs.MAX_IDEMPOTENCY_KEY_LENGTH
-    assert schema("JobId")["pattern"] == ids.ULID_PATTERN.pattern.replace(r"\Z", "$")
-    assert schema("SessionId")["pattern"] == sessions.SESSION_ID_PATTERN.pattern.replace(r"\Z", "$")
+    assert params["cursor"]["schema"]["maxLength"] == cursor.MAX_CURSOR_LENGTH
+    assert components["IdempotencyKey"]["schema"]["maxLength"] == create.MAX_IDEMPOTENCY_KEY_LENGTH
+    # The document anchors (JSON Schema searches); the code matches whole strings.
+    assert schema("JobId")["pattern"] == f"^{ids.ULID_PATTERN.pattern}$"
+    assert schema("SessionId")["pattern"] == f"^{sessions.SESSION_ID_PATTERN.pattern}$"
     assert schema("JobStatus")["enum"] == [status.value for status in jobs.JobStatus]
     assert schema("JobRequest")["properties"]["type"]["maxLength"] == models.MAX_JOB_TYPE_LENGTH
     ttl = schema("SessionPut")["properties"]["ttl_seconds"]["oneOf"][0]
@@ -173,4 +175,4 @@ def test_documented_patterns_match_exactly_what_the_code_accepts() -> None:
         for sample in samples:
             # JSON Schema's "$" is end of input (ECMA-262): model it with \Z.
             doc_ok = bool(re.search(documented.pattern.replace("$", r"\Z"), sample))
-            assert doc_ok == bool(accepts.search(sample)), (name, sample)
+            assert doc_ok == ids.is_whole_match(accepts, sample), (name, sample)
