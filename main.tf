@@ -20,7 +20,13 @@ locals {
   # `x-jobs-platform-function` names; `security: []` means no API key. The document's
   # `x-jobs-platform-default-route` is `$default`. The api handler's route table is
   # checked against the same document (tests/contract/test_openapi.py).
-  openapi      = yamldecode(file("${path.module}/openapi.yaml"))
+  openapi = yamldecode(file("${path.module}/openapi.yaml"))
+  # The longest a job of an enabled type may run: the worker's timeout must cover it
+  # (a validation of worker_timeout_seconds), or a slow job could never finish.
+  longest_job_seconds = max([
+    for name, job_type in local.openapi["x-jobs-platform-job-types"] :
+    job_type.max_duration_seconds if var.enable_test_job_types || !job_type.test_only
+  ]...)
   http_methods = ["get", "put", "post", "delete", "patch", "head", "options"]
   routes = merge(
     {

@@ -52,34 +52,44 @@ def test_document_is_valid_openapi_3_1() -> None:
     validate(document())
 
 
-@cache
-def terraform_routes(tmp_root: str) -> dict[str, Any]:
-    """`local.routes` as Terraform evaluates it (terraform console on a copy of the root
-    module without its backend, so no state or account is involved)."""
+def terraform_console(tmp_root: Path, expression: str, *var_args: str) -> tuple[int, str]:
+    """Evaluate `expression` with `terraform console` on a copy of the root module without
+    its backend (no state, no account) and local.tfvars; (exit code, output)."""
     terraform = shutil.which("terraform")
     if terraform is None:
         pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
-    root = copy_root_module(REPO_ROOT, Path(tmp_root) / "root", module_tests=False)
-    (root / "backend.tf").unlink()
-    env = terraform_cli_env(Path(tmp_root) / "data", Path(tmp_root))
+    root = tmp_root / "root"
+    env = terraform_cli_env(tmp_root / "data", tmp_root)
 
-    def run(*args: str, stdin: str | None = None) -> str:
-        result = subprocess.run(
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [terraform, *args], cwd=root, env=env, input=stdin, capture_output=True,
             text=True, timeout=600, check=False,
         )  # fmt: skip
-        assert result.returncode == 0, f"terraform {args[0]}:\n{result.stdout}{result.stderr}"
-        return result.stdout
 
-    run("init", "-input=false", "-no-color")
-    out = run("console", "-var-file=environments/local.tfvars", stdin="jsonencode(local.routes)\n")
+    if not root.exists():
+        copy_root_module(REPO_ROOT, root, module_tests=False)
+        (root / "backend.tf").unlink()
+        init = run("init", "-input=false", "-no-color")
+        assert init.returncode == 0, f"terraform init:\n{init.stdout}{init.stderr}"
+    result = run(
+        "console", "-no-color", "-var-file=environments/local.tfvars", *var_args,
+        stdin=f"{expression}\n",
+    )  # fmt: skip
+    return result.returncode, result.stdout + result.stderr
+
+
+def terraform_routes(tmp_root: Path) -> dict[str, Any]:
+    """`local.routes` as Terraform evaluates it."""
+    code, out = terraform_console(tmp_root, "jsonencode(local.routes)")
+    assert code == 0, out
     routes: dict[str, Any] = json.loads(json.loads(out.strip().splitlines()[-1]))
     return routes
 
 
 @pytest.mark.terraform
 def test_terraform_routes_are_the_documents_operations(tmp_path: Path) -> None:
-    routes = terraform_routes(str(tmp_path))
+    routes = terraform_routes(tmp_path)
     expected = {
         key: {
             "function": spec["x-jobs-platform-function"],
@@ -176,3 +186,38 @@ def test_documented_patterns_match_exactly_what_the_code_accepts() -> None:
             # JSON Schema's "$" is end of input (ECMA-262): model it with \Z.
             doc_ok = bool(re.search(documented.pattern.replace("$", r"\Z"), sample))
             assert doc_ok == ids.is_whole_match(accepts, sample), (name, sample)
+
+
+def test_job_types_and_their_max_durations_are_the_codes() -> None:
+    from jobs_platform import job_types
+
+    documented = document()["x-jobs-platform-job-types"]
+    code = {
+        name: {"max_duration_seconds": t.max_duration_seconds, "test_only": t.test_only}
+        for name, t in job_types.JOB_TYPES.items()
+    }
+    assert documented == code
+    # The worker keeps less than Terraform's 1 s margin for finishing a job.
+    from jobs_platform.handlers.worker import FINISH_MARGIN_MS
+
+    assert FINISH_MARGIN_MS < 1000
+
+
+@pytest.mark.terraform
+def test_terraform_refuses_a_worker_timeout_shorter_than_the_longest_job(tmp_path: Path) -> None:
+    longest = max(
+        t["max_duration_seconds"] for t in document()["x-jobs-platform-job-types"].values()
+    )
+    _code, out = terraform_console(
+        tmp_path, "var.worker_timeout_seconds", f"-var=worker_timeout_seconds={longest}"
+    )
+    # (terraform console reports a failed variable validation without failing itself)
+    said = " ".join(out.split())
+    assert "Invalid value for variable" in said and "longest enabled job type" in said, out
+    # Enough time (the local environment's), and without the test types less is enough.
+    ok, out = terraform_console(tmp_path, "local.longest_job_seconds")
+    assert ok == 0 and float(out.strip().splitlines()[-1]) == longest, out
+    ok, out = terraform_console(
+        tmp_path, "local.longest_job_seconds", "-var=enable_test_job_types=false"
+    )
+    assert ok == 0 and float(out.strip().splitlines()[-1]) == 0.25, out

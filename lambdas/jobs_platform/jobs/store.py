@@ -182,3 +182,11 @@ class JobStore:
     def fail(self, job: Job, code: str, message: str) -> Job | None:
         """running (this claim) -> failed with `error`."""
         return transitions.fail(self._table, job, code, message)
+
+    def dead_letter(self, job: Job, message: str) -> Job | None:
+        """Unclaimed (queued, or running with an expired lease) -> failed, dead_lettered."""
+        return transitions.dead_letter(self._table, job, message)
+
+    def requeue(self, job: Job) -> Job | None:
+        """failed, dead_lettered -> queued (the redrive)."""
+        return transitions.requeue(self._table, job)

@@ -5,6 +5,11 @@
 - succeed: running (this claim) -> succeeded
 - retry:   running (this claim) -> queued (SQS redelivers the message)
 - fail:    running (this claim) -> failed
+- dead_letter: queued, or running with an expired lease (nobody runs it) -> failed with
+  `error.code` = `dead_lettered`: the worker records this before it lets a message go to
+  the dead-letter queue, so no job is left queued or running for ever
+- requeue: failed with `dead_lettered` -> queued (`scripts/redrive`, before it moves the
+  message back)
 
 `start` claims the job for one delivery (lease + fencing token `attempts`); only the
 holder of the current claim can succeed, retry or fail it. A transition whose condition
@@ -27,6 +32,7 @@ from jobs_platform.jobs.model import CLAIMED_UNTIL, Job, JobStatus
 from jobs_platform.jobs.table import JobTable
 
 MAX_ERROR_MESSAGE_LENGTH = 1000
+DEAD_LETTERED = "dead_lettered"  # error.code of a job whose message went to the DLQ
 
 
 @dataclass(frozen=True)
@@ -189,3 +195,37 @@ def retry(table: JobTable, job: Job, code: str, message: str) -> Job | None:
 def fail(table: JobTable, job: Job, code: str, message: str) -> Job | None:
     """running (this claim) -> failed with `error`."""
     return _finish_claimed(table, job, JobStatus.FAILED, {"error": _error_record(code, message)})
+
+
+def dead_letter(table: JobTable, job: Job, message: str) -> Job | None:
+    """queued, or running with an expired lease (or none) -> failed, `dead_lettered`.
+    None when the job moved on (finished, or another delivery holds a live lease)."""
+    now = table.clock()
+    unclaimed = Transition(
+        to=JobStatus.FAILED,
+        condition=(
+            "#status = :queued OR (#status = :running AND "
+            "(attribute_not_exists(#lease) OR #lease < :now_ms))"
+        ),
+        condition_values={
+            "queued": JobStatus.QUEUED.value,
+            "running": JobStatus.RUNNING.value,
+            "now_ms": epoch_ms(now),
+        },
+        condition_names={"#lease": CLAIMED_UNTIL},
+        set_values={"error": _error_record(DEAD_LETTERED, message)},
+        remove=(CLAIMED_UNTIL,),
+    )
+    return apply(table, job, unclaimed, now)
+
+
+def requeue(table: JobTable, job: Job) -> Job | None:
+    """failed with `dead_lettered` -> queued (its error stays, as after a retry); None
+    when the job is not (or no longer) dead-lettered."""
+    again = Transition(
+        to=JobStatus.QUEUED,
+        condition="#status = :failed AND #error.#code = :dead_lettered",
+        condition_values={"failed": JobStatus.FAILED.value, "dead_lettered": DEAD_LETTERED},
+        condition_names={"#error": "error", "#code": "code"},
+    )
+    return apply(table, job, again)
