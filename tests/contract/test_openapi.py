@@ -153,7 +153,7 @@ def test_bounds_and_grammars_are_the_codes() -> None:
         if "name" in p
     }
     components = document()["components"]["parameters"]
-    limit = params["limit"]["schema"]
+    limit = params["limit"]["schema"]["anyOf"][0]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (
         1, query_params.MAX_LIST_LIMIT, query_params.DEFAULT_LIST_LIMIT,
     )  # fmt: skip

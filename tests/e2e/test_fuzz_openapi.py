@@ -8,6 +8,10 @@ problem whose `type` is a documented problem type and whose `status` is the HTTP
 or one of API Gateway's own documented answers (`{"message"}` with `apigw-requestid`:
 401 without a key, 403 for a refused key). A request that hangs fails the test at its
 timeout. The run's counts are printed and checked at the end (>= 1,000 requests).
+
+Not checked: schemathesis's "positive data is accepted". What DynamoDB can store cannot be
+said in JSON Schema (38 significant digits, no magnitude under 1e-130, so Hypothesis's
+5e-324 is refused with a documented 422), nor which test job types an environment has.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import schemathesis
 import yaml
 from hypothesis import strategies as st
 from schemathesis import Case
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from tests.e2e.conftest import Stack
 
@@ -31,9 +36,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = yaml.safe_load((REPO_ROOT / "openapi.yaml").read_text(encoding="utf-8"))
 PROBLEM_TYPES = {p["type"]: p["status"] for p in DOCUMENT["x-jobs-platform-problem-types"]}
 GATEWAY_STATUSES = {401, 403}
-# Per operation and generation round; with schemathesis's explicit and coverage cases the
-# run sends about 1,300 requests (see the printed summary). Seeded: same cases every run.
-MAX_EXAMPLES = 60
+# Per operation: the run sends about 1,200 requests in all (printed at the end of the
+# e2e run). Seeded and derandomised: the same cases every run.
+MAX_EXAMPLES = 150
 SEED = 20_251_201
 REQUEST_TIMEOUT_SECONDS = 30
 MIN_REQUESTS = 1_000
@@ -88,11 +93,13 @@ def _credentials(kind: str, fuzz_key: str) -> dict[str, str]:
 
 
 @schema.parametrize()
-@schema.given(credential=st.sampled_from(["valid", "invalid", "missing"]))
+# Mostly valid keys (they reach the handler); invalid and missing ones reach the gateway.
+@schema.given(credential=st.sampled_from(["valid", "valid", "valid", "invalid", "missing"]))
 @hypothesis.settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
     database=None,
+    derandomize=True,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
 @hypothesis.seed(SEED)
@@ -100,14 +107,19 @@ def test_fuzz_operation(case: Case, credential: str, stack: Stack, fuzz_key: str
     headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "x-api-key"}
     case.headers = {**headers, **_credentials(credential, fuzz_key)}
     OPERATIONS_RUN.add(case.operation.label)
-    response = case.call_and_validate(
-        base_url=stack.base_url,
-        timeout=REQUEST_TIMEOUT_SECONDS,
-        additional_checks=[every_error_is_a_documented_problem],
-    )
+    response = case.call(base_url=stack.base_url, timeout=REQUEST_TIMEOUT_SECONDS)
     COUNTS["requests"] += 1
     COUNTS[f"credential:{credential}"] += 1
     COUNTS[f"status:{response.status_code}"] += 1
+    # Credentials are this test's, not schemathesis's: it checks them itself (a key is
+    # needed everywhere but /health; API Gateway answers 401 without, 403 for a wrong one).
+    if case.operation.label != "GET /health" and credential != "valid":
+        assert response.status_code == (401 if credential == "missing" else 403), response.text
+    case.validate_response(
+        response,
+        additional_checks=[every_error_is_a_documented_problem],
+        excluded_checks=[positive_data_acceptance, ignored_auth],
+    )
 
 
 @pytest.mark.after_all_e2e
