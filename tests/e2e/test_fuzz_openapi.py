@@ -38,7 +38,7 @@ PROBLEM_TYPES = {p["type"]: p["status"] for p in DOCUMENT["x-jobs-platform-probl
 GATEWAY_STATUSES = {401, 403}
 # Per operation: the run sends about 1,200 requests in all (printed at the end of the
 # e2e run). Seeded and derandomised: the same cases every run.
-MAX_EXAMPLES = 150
+MAX_EXAMPLES = 170
 SEED = 20_251_201
 REQUEST_TIMEOUT_SECONDS = 30
 MIN_REQUESTS = 1_000
