@@ -13,6 +13,9 @@ from typing import Any
 from jobs_platform import dynamo, schema
 
 CLAIMED_UNTIL = "claimed_until"  # epoch ms: the claiming invocation's deadline (the lease)
+# A random id written with each claim: tells a claim whose response was lost (its own
+# write, found on a re-read) from another delivery's claim with the same deadline.
+CLAIM_ID = "claim_id"
 
 
 class JobStatus(StrEnum):
@@ -40,6 +43,7 @@ class Job:
     result: Any = None
     error: dict[str, Any] | None = None
     claimed_until: int | None = None  # epoch ms; set while `running` (absent on older items)
+    claim_id: str | None = None  # set with claimed_until
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
@@ -59,6 +63,7 @@ class Job:
             claimed_until=(
                 int(values[CLAIMED_UNTIL]) if values.get(CLAIMED_UNTIL) is not None else None
             ),
+            claim_id=values.get(CLAIM_ID),
         )
 
     def to_new_item_values(self) -> dict[str, Any]:

@@ -14,11 +14,18 @@
 `start` claims the job for one delivery (lease + fencing token `attempts`); only the
 holder of the current claim can succeed, retry or fail it. A transition whose condition
 does not hold (another writer won) returns None.
+
+An update can be applied although its caller sees an error (the response was lost; the
+SDK retries it, and the retry's condition fails on the update's own result). So when a
+condition fails, `apply` re-reads the job, and when it already is exactly what this
+transition makes of it (same claim, same status), returns it: a claim whose response was
+lost is still the caller's, and its job is not left running with nobody to finish it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +35,7 @@ from botocore.exceptions import ClientError
 from jobs_platform import dynamo, schema
 from jobs_platform.clock import epoch_ms, epoch_seconds, rfc3339
 from jobs_platform.errors import JobNotCancellable
-from jobs_platform.jobs.model import CLAIMED_UNTIL, Job, JobStatus
+from jobs_platform.jobs.model import CLAIM_ID, CLAIMED_UNTIL, Job, JobStatus
 from jobs_platform.jobs.table import JobTable
 
 MAX_ERROR_MESSAGE_LENGTH = 1000
@@ -94,16 +101,25 @@ def update_request(job: Job, transition: Transition, now: datetime) -> dict[str,
 
 
 def apply(
-    table: JobTable, job: Job, transition: Transition, now: datetime | None = None
+    table: JobTable,
+    job: Job,
+    transition: Transition,
+    now: datetime | None = None,
+    applied: Callable[[Job], bool] | None = None,
 ) -> Job | None:
-    """The conditional update; None when the condition does not hold (lost the race)."""
+    """The conditional update; None when the condition does not hold (lost the race),
+    unless the job already is what `applied` recognises as this update's own result."""
     request = update_request(job, transition, table.clock() if now is None else now)
     try:
         response = table.client.update_item(TableName=table.name, **request)
     except ClientError as exc:
-        if dynamo.is_condition_failure(exc):
-            return None
-        raise
+        if not dynamo.is_condition_failure(exc):
+            raise
+        if applied is not None:
+            current = table.load(job.tenant_id, job.job_id)
+            if current is not None and applied(current):
+                return current
+        return None
     return Job.from_item(response["Attributes"])
 
 
@@ -135,6 +151,7 @@ def start(table: JobTable, job: Job, *, lease_until: int) -> Job | None:
     delivery holds the lease, or the job moved on since it was read."""
     now = table.clock()
     now_ms = epoch_ms(now)
+    claim_id = secrets.token_hex(8)
     if lease_until <= now_ms:
         raise ValueError(f"lease_until {lease_until} is not after now ({now_ms})")
     claim = Transition(
@@ -150,10 +167,20 @@ def start(table: JobTable, job: Job, *, lease_until: int) -> Job | None:
             "seen": job.attempts,
         },
         condition_names={"#lease": CLAIMED_UNTIL},
-        set_values={CLAIMED_UNTIL: lease_until},
+        set_values={CLAIMED_UNTIL: lease_until, CLAIM_ID: claim_id},
         increment_attempts=True,
     )
-    return apply(table, job, claim, now)
+    return apply(
+        table,
+        job,
+        claim,
+        now,
+        applied=lambda current: (
+            current.status is JobStatus.RUNNING
+            and current.attempts == job.attempts + 1
+            and current.claim_id == claim_id
+        ),
+    )
 
 
 def _finish_claimed(
@@ -173,9 +200,14 @@ def _finish_claimed(
         condition="#status = :running AND #attempts = :claimed",
         condition_values={"running": JobStatus.RUNNING.value, "claimed": job.attempts},
         set_values=set_values,
-        remove=(*remove, CLAIMED_UNTIL),
+        remove=(*remove, CLAIMED_UNTIL, CLAIM_ID),
     )
-    return apply(table, job, finish)
+    return apply(
+        table,
+        job,
+        finish,
+        applied=lambda current: current.status is to and current.attempts == job.attempts,
+    )
 
 
 def _error_record(code: str, message: str) -> dict[str, str]:
@@ -214,9 +246,19 @@ def dead_letter(table: JobTable, job: Job, message: str) -> Job | None:
         },
         condition_names={"#lease": CLAIMED_UNTIL},
         set_values={"error": _error_record(DEAD_LETTERED, message)},
-        remove=(CLAIMED_UNTIL,),
+        remove=(CLAIMED_UNTIL, CLAIM_ID),
     )
-    return apply(table, job, unclaimed, now)
+    return apply(
+        table,
+        job,
+        unclaimed,
+        now,
+        applied=lambda current: (
+            current.status is JobStatus.FAILED
+            and (current.error or {}).get("code") == DEAD_LETTERED
+            and current.attempts == job.attempts
+        ),
+    )
 
 
 def requeue(table: JobTable, job: Job) -> Job | None:
