@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 "$$(PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null)" python3; do \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help venv tools package local smoke test lint fmt bench plan apply clean load redrive faults
+.PHONY: help venv tools package local smoke test lint fmt bench cost plan apply clean load redrive faults
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -61,11 +61,15 @@ redrive: venv ## List the jobs DLQ's messages with their jobs (dry run); REDRIVE
 	$(PY) -m scripts.redrive $(REDRIVE_ARGS)
 
 faults: package ## Run the fault table (local stack and DynamoDB Local) and print it
-	$(PY) -m pytest tests/faults -p no:benchmark -q $(PYTEST_ARGS)
+	$(PY) -m pytest tests/race/test_fault_table.py -p no:benchmark -q $(PYTEST_ARGS)
 	@cat dist/fault-table.txt
 
-bench: package ## Run the benchmarks (ratios against a peer in the same run)
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,stddev,rounds $(PYTEST_ARGS)
+bench: package ## The api handler against its peers (cold and warm), one table + dist/bench.json (BENCH_ARGS=...)
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+PROFILE ?=
+cost: venv ## Monthly cost estimate of ENV (default dev) under a traffic profile: make cost ENV=prod [PROFILE=busy]
+	$(PY) -m scripts.cost --env $(ENV) $(if $(PROFILE),--profile $(PROFILE))
 
 PLAN_FILE ?= dist/$(ENV).tfplan
 ARTIFACTS := dist/artifacts.tfvars.json

@@ -72,6 +72,7 @@ locals {
         SESSION_DEFAULT_TTL_SECONDS = tostring(var.session_default_ttl_seconds)
         SERVICE_VERSION             = var.service_version
         LOG_LEVEL                   = var.log_level
+        SERVICE_NAME                = local.name_prefix
       }
       policy_statements = [
         {
@@ -140,6 +141,7 @@ locals {
         ENABLE_TEST_JOB_TYPES = tostring(var.enable_test_job_types)
         MAX_RECEIVE_COUNT     = tostring(var.max_receive_count)
         LOG_LEVEL             = var.log_level
+        SERVICE_NAME          = local.name_prefix
       }
       policy_statements = [
         {

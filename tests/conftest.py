@@ -81,6 +81,7 @@ def env(
         config.SESSION_DEFAULT_TTL_SECONDS: "3600",
         config.SERVICE_VERSION: "1.2.3-test",
         config.LOG_LEVEL: "DEBUG",
+        config.SERVICE_NAME: "jobs-platform-test",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

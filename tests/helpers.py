@@ -28,6 +28,7 @@ SETTINGS_ENVIRON = {
     config.JOB_RETENTION_DAYS: "30",
     config.SESSION_DEFAULT_TTL_SECONDS: "3600",
     config.SERVICE_VERSION: "1.0.0",
+    config.SERVICE_NAME: "jobs-platform-test",
     config.LOG_LEVEL: "warning",
 }
 # Each function (a module in jobs_platform/handlers) and the settings it parses.

@@ -20,6 +20,8 @@ MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 JOB_RETENTION_DAYS = "JOB_RETENTION_DAYS"
 SESSION_DEFAULT_TTL_SECONDS = "SESSION_DEFAULT_TTL_SECONDS"
 SERVICE_VERSION = "SERVICE_VERSION"
+# The environment's name prefix: the `Service` dimension of the EMF metrics (metrics.py).
+SERVICE_NAME = "SERVICE_NAME"
 LOG_LEVEL = "LOG_LEVEL"
 # ARN of the edge's origin-verify secret; always set, "" when the edge is off.
 ORIGIN_VERIFY_SECRET_ARN = "ORIGIN_VERIFY_SECRET_ARN"  # noqa: S105 (a variable name, not a secret)
@@ -107,6 +109,7 @@ class ApiSettings:
     session_default_ttl_seconds: int
     service_version: str
     log_level: str
+    service_name: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ApiSettings:
@@ -125,6 +128,7 @@ class ApiSettings:
             ),
             service_version=_required(environ, SERVICE_VERSION),
             log_level=_log_level(environ),
+            service_name=_required(environ, SERVICE_NAME),
         )
 
 
@@ -150,6 +154,7 @@ class WorkerSettings:
     enable_test_job_types: bool
     max_receive_count: int
     log_level: str
+    service_name: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WorkerSettings:
@@ -160,4 +165,5 @@ class WorkerSettings:
                 environ, MAX_RECEIVE_COUNT, MAX_RECEIVE_COUNT_MIN, MAX_RECEIVE_COUNT_MAX
             ),
             log_level=_log_level(environ),
+            service_name=_required(environ, SERVICE_NAME),
         )

@@ -40,11 +40,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_decode = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant).decode
+
+
 def parse_json(raw: bytes) -> Any:
     """Strict JSON: UTF-8, no NaN/Infinity; numbers with a fraction become Decimal."""
     try:
         text = raw.decode("utf-8")
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        return _decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         detail = "The request body is not valid JSON."
         if isinstance(exc, json.JSONDecodeError):
@@ -87,7 +90,7 @@ def _is_json_media_type(content_type: str | None) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
     route_key: str
     method: str
@@ -99,6 +102,8 @@ class Request:
     body: bytes = b""
     body_error: str | None = None
     authorizer: Mapping[str, Any] = field(default_factory=dict)
+    # Fields a route adds to the request's one log line (job id, type, EMF metrics).
+    log_fields: dict[str, Any] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -135,8 +140,8 @@ class Request:
 
 
 def _request_id(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
-    incoming = headers.get(REQUEST_ID_HEADER, "")
-    if ids.is_whole_match(ids.REQUEST_ID_PATTERN, incoming):
+    incoming = headers.get(REQUEST_ID_HEADER)
+    if incoming and ids.is_whole_match(ids.REQUEST_ID_PATTERN, incoming):
         return incoming
     aws_request_id = context.get("requestId")
     if isinstance(aws_request_id, str) and aws_request_id:
@@ -144,17 +149,18 @@ def _request_id(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
     return str(uuid.uuid4())
 
 
-def _str_map(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(key): str(item) for key, item in value.items() if item is not None}
+def _str_map(value: Any) -> Mapping[str, str]:
+    """API Gateway's string maps (headers, query string and path parameters) as they are:
+    payload format 2.0 gives str -> str (or null), so no copy is made."""
+    return value if isinstance(value, dict) else {}
 
 
 def decode_event(event: Mapping[str, Any]) -> Request:
     """An API Gateway v2.0 event as a Request (headers lower-cased, body as bytes)."""
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
-    headers = {key.lower(): value for key, value in _str_map(event.get("headers")).items()}
+    # Payload format 2.0 lower-cases header names and joins repeated ones with commas.
+    headers = _str_map(event.get("headers"))
     path = str(event.get("rawPath") or http.get("path") or "/")
     stage = context.get("stage")
     if isinstance(stage, str) and stage not in ("", "$default"):
@@ -199,7 +205,8 @@ def response(
     out_headers = {REQUEST_ID_HEADER: request_id, "cache-control": "no-store"}
     if body is not None:
         out_headers["content-type"] = content_type
-    out_headers.update({key.lower(): value for key, value in (headers or {}).items()})
+    if headers:
+        out_headers.update({key.lower(): value for key, value in headers.items()})
     return {
         "statusCode": status,
         "headers": out_headers,

@@ -22,6 +22,7 @@ SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 TENANT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 API_KEY_PATTERN = re.compile(r"jp_[A-Za-z0-9_-]{16,125}")
+DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # a UTC day, YYYY-MM-DD
 
 
 def is_whole_match(pattern: re.Pattern[str], value: object) -> bool:

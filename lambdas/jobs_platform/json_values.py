@@ -136,15 +136,23 @@ def dumps(value: Any, *, canonical: bool = False, ascii_only: bool = False) -> s
     `ascii_only`: non-ASCII characters (lone surrogates too) as JSON escapes."""
     if canonical:
         value = _ints_as_decimals(value)
-    text = json.dumps(
-        value,
+    text = _ENCODERS[(canonical, ascii_only)](value)
+    return _MARKED.sub(lambda match: match.group(1), text)
+
+
+# One encoder per variant, built once: json.dumps with options builds a new one per call
+# (a measurable part of a warm request: `make bench`).
+_ENCODERS = {
+    (canonical, ascii_only): json.JSONEncoder(
         default=_canonical if canonical else _exact,
         separators=(",", ":"),
         ensure_ascii=ascii_only,
         sort_keys=canonical,
         allow_nan=False,
-    )
-    return _MARKED.sub(lambda match: match.group(1), text)
+    ).encode
+    for canonical in (False, True)
+    for ascii_only in (False, True)
+}
 
 
 def _ints_as_decimals(value: Any) -> Any:

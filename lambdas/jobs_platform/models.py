@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+# No pydantic plugins are used: without this, the first model scans the entry points of
+# every installed distribution for them (milliseconds of every cold start: make bench).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+)
 
 from jobs_platform import json_values
 from jobs_platform.config import SESSION_TTL_MAX_SECONDS, SESSION_TTL_MIN_SECONDS

@@ -312,6 +312,12 @@ def build_event(
     for name, value in parse_qsl(query, keep_blank_values=True):
         query_params[name] = f"{query_params[name]},{value}" if name in query_params else value
     now = datetime.now(UTC)
+    # API Gateway passes the request's X-Ray trace header to the integration, starting a
+    # trace when the client sent none (Root=1-<epoch hex>-<96 random bits>).
+    if "x-amzn-trace-id" not in headers:
+        headers["x-amzn-trace-id"] = (
+            f"Root=1-{int(now.timestamp()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
+        )
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

@@ -87,21 +87,97 @@ def iam_calls(
     return [{"action": f"{service}:{operation}", "resource": resource_arn(service, params, region)}]
 
 
+def _pk(values: dict[str, Any]) -> str:
+    value = values.get("pk", {})
+    return str(value.get("S", "")) if isinstance(value, dict) else ""
+
+
+def _key_kind(values: dict[str, Any]) -> str:
+    """The item kind of a jobs-platform key or item: its sort key's (else partition
+    key's) prefix before `#` (JOB, QUOTA, USAGE, IDEMPOTENCY, SESSION, KEY)."""
+    for name in ("sk", "pk"):
+        value = values.get(name, {})
+        if isinstance(value, dict) and isinstance(value.get("S"), str):
+            return str(value["S"]).split("#", 1)[0]
+    return "?"
+
+
+def _names(body: dict[str, Any]) -> set[str]:
+    """Attribute names an item write sets: the item's, or the expression's."""
+    if "Item" in body:
+        return set(body["Item"])
+    return set((body.get("ExpressionAttributeNames") or {}).values())
+
+
+def operation_record(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One API call as the cost model counts it (cost/measured.json): the operation, and
+    for DynamoDB each item written or read, with what decides its capacity units."""
+    record: dict[str, Any] = {"op": f"{service}:{operation}"}
+    if service != "dynamodb":
+        return record
+    transactional = operation == "TransactWriteItems"
+    bodies: list[tuple[str, dict[str, Any]]] = []
+    if transactional:
+        bodies = [
+            (kind, body) for item in params.get("TransactItems", []) for kind, body in item.items()
+        ]
+    elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        bodies = [(operation.removesuffix("Item"), params)]
+    writes = []
+    for action, body in bodies:
+        names = _names(body)
+        key = body.get("Item") or body.get("Key") or {}
+        writes.append(
+            {
+                "pk": _pk(key),
+                "kind": _key_kind(key),
+                "transactional": transactional,
+                "index_key_write": "tenant_status" in names,
+                "new_item": action == "Put",
+                "writes_result": "result" in names,
+            }
+        )
+    if writes:
+        record["writes"] = writes
+    if operation == "Query":
+        values = params.get("ExpressionAttributeValues") or {}
+        record["pk"] = next(
+            (v["S"] for v in values.values() if str(v.get("S", "")).startswith("TENANT#")), ""
+        )
+    if operation == "GetItem":
+        record["reads"] = [
+            {
+                "pk": _pk(params.get("Key", {})),
+                "kind": _key_kind(params.get("Key", {})),
+                "consistent": bool(params.get("ConsistentRead")),
+            }
+        ]
+    return record
+
+
 def install_call_recorder(path: Path) -> None:
-    """Record every AWS API call the function makes (botocore event hook), one JSON line each."""
+    """Record every AWS API call the function makes (botocore event hook), one JSON line
+    each: the IAM (action, resource) pairs in `path` (the least-privilege audit), and the
+    operation with its item writes and reads in `<path stem>.ops.jsonl` (the cost model)."""
     import boto3  # noqa: PLC0415 - only in the function's process, only when recording
 
     region = os.environ.get("AWS_REGION", "us-east-1")
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
     log = path.open("a", encoding="utf-8", buffering=1)
+    ops = ops_log_path(path).open("a", encoding="utf-8", buffering=1)
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         service = model.service_model.signing_name
         for call in iam_calls(service, model.name, params, region):
             log.write(json.dumps(call) + "\n")
+        ops.write(json.dumps(operation_record(service, model.name, params)) + "\n")
 
     boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
+
+
+def ops_log_path(call_log: Path) -> Path:
+    return call_log.with_name(call_log.name.removesuffix(".jsonl") + ".ops.jsonl")
 
 
 class InvocationError(Exception):

@@ -162,6 +162,7 @@ def test_bounds_and_grammars_are_the_codes() -> None:
     # The document anchors (JSON Schema searches); the code matches whole strings.
     assert schema("JobId")["pattern"] == f"^{ids.ULID_PATTERN.pattern}$"
     assert schema("SessionId")["pattern"] == f"^{sessions.SESSION_ID_PATTERN.pattern}$"
+    assert schema("DayParameter")["anyOf"][0]["pattern"] == f"^{ids.DAY_PATTERN.pattern}$"
     assert schema("JobStatus")["enum"] == [status.value for status in jobs.JobStatus]
     assert schema("JobRequest")["properties"]["type"]["maxLength"] == models.MAX_JOB_TYPE_LENGTH
     ttl = schema("SessionPut")["properties"]["ttl_seconds"]["oneOf"][0]

@@ -18,6 +18,7 @@ def test_routes_are_exactly_the_documented_route_keys(api: ModuleType) -> None:
         "GET /v1/jobs",
         "GET /v1/jobs/{job_id}",
         "DELETE /v1/jobs/{job_id}",
+        "GET /v1/usage",
         "PUT /v1/sessions/{session_id}",
         "GET /v1/sessions/{session_id}",
         "DELETE /v1/sessions/{session_id}",

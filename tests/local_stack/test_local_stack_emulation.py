@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -62,6 +63,8 @@ def test_event_is_payload_format_2() -> None:
         b"", "127.0.0.1", "127.0.0.1:8080", {"job_id": "x"},
     )  # fmt: skip
     assert event["version"] == "2.0"
+    trace = event["headers"].pop("x-amzn-trace-id")  # API Gateway starts a trace
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Sampled=0", trace)
     assert event["headers"] == {"x-api-key": "k", "accept": "a,b"}
     assert event["cookies"] == ["c1=1", "c2=2"]
     assert event["queryStringParameters"] == {"a": "1,2", "b": ""}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -66,6 +69,43 @@ def test_zips_vendor_lambda_platform_wheels_and_never_boto3(
     # Only what a handler imports: the authorizer needs neither pydantic nor the api.
     assert not any(n.startswith("pydantic") for n in authorizer)
     assert "jobs_platform/handlers/api.py" not in authorizer
+
+
+def test_every_module_ships_unchecked_hash_bytecode_for_the_lambda_python(
+    first_build: tuple[Path, dict[str, str]],
+) -> None:
+    out, _ = first_build
+    with zipfile.ZipFile(out / "lambda" / "api.zip") as archive:
+        entries = {info.filename: info for info in archive.infolist()}
+        sources = [n for n in entries if n.endswith(".py")]
+        assert "pydantic/main.py" in sources and "jobs_platform/handlers/api.py" in sources
+        for source in sources:
+            directory, _, name = source.rpartition("/")
+            pyc = f"{directory}/__pycache__/{name[:-3]}.cpython-312.pyc".lstrip("/")
+            header = archive.read(pyc)[:8]
+            assert header[:4] == importlib.util.MAGIC_NUMBER, pyc  # the 3.12 runtime's
+            # PEP 552 flags: hash-based (bit 0) and not checked against the source (bit 1).
+            assert int.from_bytes(header[4:8], "little") == 0b01, pyc
+
+
+def test_the_shipped_bytecode_is_what_python_imports_from_a_read_only_dir(
+    first_build: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """Proof that Lambda's cold start uses the pyc: with the source of a module made
+    unimportable, the import still succeeds (unchecked-hash pycs never read the source)."""
+    out, _ = first_build
+    with zipfile.ZipFile(out / "lambda" / "worker.zip") as archive:
+        archive.extractall(tmp_path)
+    (tmp_path / "jobs_platform" / "clock.py").write_text("raise SystemExit('source was used')\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "import jobs_platform.clock as c; print(c.__cached__)"],
+        env={"PYTHONPATH": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("clock.cpython-312.pyc")
 
 
 def test_zip_entries_have_fixed_timestamps_and_modes(

@@ -221,6 +221,7 @@ def worker_dependencies(
         enable_test_job_types=test_types,
         max_receive_count=3,
         log_level="ERROR",
+        service_name="jobs-platform-race",
     )
     return Dependencies(settings=settings, jobs=jobs)
 

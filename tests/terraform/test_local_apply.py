@@ -34,6 +34,7 @@ EXPECTED_ROUTES = {
     "POST /v1/jobs": True,
     "GET /v1/jobs": True,
     "GET /v1/jobs/{job_id}": True,
+    "GET /v1/usage": True,
     "DELETE /v1/jobs/{job_id}": True,
     "PUT /v1/sessions/{session_id}": True,
     "GET /v1/sessions/{session_id}": True,
@@ -271,6 +272,8 @@ def test_alarms_notify_the_kms_encrypted_topic_and_the_dashboard_exists(
         f"{prefix}-api-5xx-rate",
         f"{prefix}-api-latency-p99",
         f"{prefix}-outbox-failures",
+        f"{prefix}-jobs-failure-rate",
+        f"{prefix}-jobs-submit-to-terminal-p99",
     }
     assert set(alarms) == expected
     # and every alarm notifies the topic on ALARM and on OK
@@ -282,4 +285,4 @@ def test_alarms_notify_the_kms_encrypted_topic_and_the_dashboard_exists(
     dashboard = stack.client("cloudwatch").get_dashboard(
         DashboardName=stack.outputs["dashboard_name"]
     )
-    assert len(json.loads(dashboard["DashboardBody"])["widgets"]) == 11
+    assert len(json.loads(dashboard["DashboardBody"])["widgets"]) == 17

@@ -100,3 +100,34 @@ def test_staging_and_prod_cloudfront_uses_the_web_acl(
         assert any(ref.startswith("aws_wafv2_web_acl.") for ref in refs), (
             f"{d['address']} web_acl_id does not reference a WAFv2 web ACL: {refs}"
         )
+
+
+def _created(plan: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
+    return [
+        rc
+        for rc in plan.get("resource_changes", [])
+        if rc["type"] == resource_type and "create" in rc["change"]["actions"]
+    ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_cost_model_prices_the_fixed_resources_the_plan_creates(
+    plans: dict[str, dict[str, Any]], environment: str
+) -> None:
+    """`make cost`'s fixed monthly floor counts alarms, keys, secrets, web ACLs and
+    dashboards: the same numbers the environment's Terraform plan creates."""
+    from scripts import cost
+
+    env = cost.load_environment(environment)
+    plan = plans[environment]
+    alarms = sorted(
+        rc["change"]["after"]["alarm_name"] for rc in _created(plan, "aws_cloudwatch_metric_alarm")
+    )
+    prefix = f"jobs-platform-{environment}-"
+    assert sorted(name.removeprefix(prefix) for name in alarms) == sorted(cost.alarm_names(env))
+    assert len(_created(plan, "aws_kms_key")) == 1 + int(env.enable_edge)
+    assert len(_created(plan, "aws_secretsmanager_secret")) == int(env.enable_edge)
+    assert len(_created(plan, "aws_wafv2_web_acl")) == int(env.enable_edge)
+    assert len(_created(plan, "aws_cloudwatch_dashboard")) == 1
+    for acl in _created(plan, "aws_wafv2_web_acl"):
+        assert len(acl["change"]["after"]["rule"]) == cost.WAF_RULES

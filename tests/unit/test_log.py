@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -14,7 +13,7 @@ def test_log_lines_are_json_with_bound_context(capsys: pytest.CaptureFixture[str
     log.bind(request_id="r1", tenant_id="t1", job_id="j1")
 
     log.info("job started", attempts=2)
-    logging.getLogger(log.LOGGER_NAME).debug("hidden at INFO")
+    log.debug("hidden at INFO")
     log.clear()
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -43,3 +42,30 @@ def test_exceptions_are_logged_with_traceback(capsys: pytest.CaptureFixture[str]
     entry = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert entry["level"] == "ERROR"
     assert "RuntimeError: boom" in entry["exception"]
+
+
+class _Context:
+    aws_request_id = "lambda-req-1"
+
+
+def test_every_line_carries_the_lambda_request_id_and_the_cold_start_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log.setup("api", "INFO")
+    log.reset_process()
+    log.start_invocation(_Context())
+    log.info("first")
+    log.start_invocation(_Context())
+    log.bind(request_id="r2", trace_id="1-abc-def")
+    log.warning("second")
+    log.clear()
+
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (first["lambda_request_id"], first["cold_start"]) == ("lambda-req-1", True)
+    assert (second["cold_start"], second["trace_id"]) == (False, "1-abc-def")
+    assert second["level"] == "WARNING" and second["function"] == "api"
+
+
+def test_timestamps_are_rfc3339_utc_with_milliseconds() -> None:
+    assert log._timestamp(1_700_000_000.0456) == "2023-11-14T22:13:20.045Z"
+    assert log._timestamp(1_700_000_001.9999) == "2023-11-14T22:13:21.999Z"

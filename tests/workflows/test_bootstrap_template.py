@@ -438,6 +438,22 @@ TERRAFORM_NAMES: dict[tuple[str, str, str], tuple[str, list[tuple[str, str]]]] =
         [("cloudwatch:PutMetricAlarm", ALARM + "-outbox-failures")],
     ),
     (
+        "terraform/modules/monitoring/alarms.tf",
+        "aws_cloudwatch_metric_alarm.jobs_failure_rate",
+        "alarm_name",
+    ): (
+        "${var.name}-jobs-failure-rate",
+        [("cloudwatch:PutMetricAlarm", ALARM + "-jobs-failure-rate")],
+    ),
+    (
+        "terraform/modules/monitoring/alarms.tf",
+        "aws_cloudwatch_metric_alarm.jobs_submit_to_terminal_p99",
+        "alarm_name",
+    ): (
+        "${var.name}-jobs-submit-to-terminal-p99",
+        [("cloudwatch:DeleteAlarms", ALARM + "-jobs-submit-to-terminal-p99")],
+    ),
+    (
         "terraform/modules/monitoring/dashboard.tf",
         "aws_cloudwatch_dashboard.this",
         "dashboard_name",

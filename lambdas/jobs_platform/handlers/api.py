@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import boto3
-
-from jobs_platform import job_types, log
+from jobs_platform import aws, job_types, log, metrics, tracing
 from jobs_platform.config import ApiSettings
 from jobs_platform.errors import (
     DomainError,
     MethodNotAllowed,
+    QuotaExceeded,
     RouteNotFound,
     Unauthenticated,
     ValidationFailed,
@@ -28,11 +27,11 @@ from jobs_platform.errors import (
     problem_for,
 )
 from jobs_platform.http_api import Request, decode_event, problem_response, response
-from jobs_platform.jobs import JobStore, parse_limit, parse_status
+from jobs_platform.jobs import JobStore, parse_limit, parse_status, usage
 from jobs_platform.sessions import SessionStore
 
 # Created once per cold start (during init, outside the billed/latency-critical path).
-_dynamodb = boto3.client("dynamodb")
+_dynamodb = aws.client("dynamodb")
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,13 @@ def health(request: Request, deps: Dependencies) -> dict[str, Any]:
     return response(200, body, request_id=request.request_id)
 
 
+def _count(request: Request, deps: Dependencies, job_type: str, metric: str) -> None:
+    """One EMF datapoint of `metric` on the request's log line (metrics.py)."""
+    request.log_fields.update(
+        metrics.fields(deps.settings.service_name, job_type, int(time.time() * 1000), {metric: 1})
+    )
+
+
 def submit_job(request: Request, deps: Dependencies) -> dict[str, Any]:
     from jobs_platform.models import JobRequest  # noqa: PLC0415 - pydantic only on this path
 
@@ -100,21 +106,29 @@ def submit_job(request: Request, deps: Dependencies) -> dict[str, Any]:
     )
     if errors:
         raise ValidationFailed("The job request is not valid.", errors=errors)
-    result = deps.jobs.submit(
-        tenant_id=tenant.tenant_id,
-        job_type=body.type,
-        payload=body.payload,
-        daily_quota=tenant.daily_job_quota,
-        idempotency_key=request.header("idempotency-key"),
-    )
-    log.bind(job_id=result.job.job_id)
-    headers = {"location": _job_location(result.job.job_id)}
+    try:
+        result = deps.jobs.submit(
+            tenant_id=tenant.tenant_id,
+            job_type=body.type,
+            payload=body.payload,
+            daily_quota=tenant.daily_job_quota,
+            idempotency_key=request.header("idempotency-key"),
+            request_id=request.request_id,
+            trace_header=tracing.current_trace_header() or request.header("x-amzn-trace-id"),
+        )
+    except QuotaExceeded:
+        _count(request, deps, body.type, metrics.JOBS_REJECTED)
+        raise
+    job = result.job
+    log.bind(job_id=job.job_id)
+    request.log_fields["job_type"] = job.type
+    headers = {"location": _job_location(job.job_id)}
     if result.replayed:
         headers["idempotent-replayed"] = "true"
-        log.info("job submission replayed", job_type=result.job.type)
-        return response(200, result.job.to_public(), request_id=request.request_id, headers=headers)
-    log.info("job submitted", job_type=result.job.type)
-    return response(202, result.job.to_public(), request_id=request.request_id, headers=headers)
+        _count(request, deps, job.type, metrics.JOBS_REPLAYED)
+        return response(200, job.to_public(), request_id=request.request_id, headers=headers)
+    _count(request, deps, job.type, metrics.JOBS_SUBMITTED)
+    return response(202, job.to_public(), request_id=request.request_id, headers=headers)
 
 
 def list_jobs(request: Request, deps: Dependencies) -> dict[str, Any]:
@@ -142,8 +156,29 @@ def cancel_job(request: Request, deps: Dependencies) -> dict[str, Any]:
     job_id = request.path_params.get("job_id", "")
     log.bind(job_id=job_id)
     job = deps.jobs.cancel(tenant.tenant_id, job_id)
-    log.info("job cancelled")
+    request.log_fields["job_type"] = job.type
+    _count(request, deps, job.type, metrics.JOBS_CANCELLED)
     return response(200, job.to_public(), request_id=request.request_id)
+
+
+def get_usage(request: Request, deps: Dependencies) -> dict[str, Any]:
+    """The caller's tenant's usage per UTC day, `from`..`to` (YYYY-MM-DD, inclusive)."""
+    tenant = _tenant(request)
+    start, end = usage.day_range(
+        request.query.get("from"), request.query.get("to"), deps.jobs.today()
+    )
+    days = deps.jobs.usage_by_day(tenant.tenant_id, start, end)
+    totals = {
+        name: sum(getattr(day, name) for day in days)
+        for name in ("submitted", "succeeded", "failed", "cancelled", "compute_ms")
+    }
+    body = {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "days": [day.to_public() for day in days],
+        "totals": totals,
+    }
+    return response(200, body, request_id=request.request_id)
 
 
 def put_session(request: Request, deps: Dependencies) -> dict[str, Any]:
@@ -203,6 +238,7 @@ ROUTES: dict[str, RouteHandler] = {
     "GET /v1/jobs": list_jobs,
     "GET /v1/jobs/{job_id}": get_job,
     "DELETE /v1/jobs/{job_id}": cancel_job,
+    "GET /v1/usage": get_usage,
     "PUT /v1/sessions/{session_id}": put_session,
     "GET /v1/sessions/{session_id}": get_session,
     "DELETE /v1/sessions/{session_id}": delete_session,
@@ -224,6 +260,7 @@ _ROUTE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
+    log.start_invocation(context)
     request = decode_event(event)
     log.clear()
     tenant_id = request.authorizer.get("tenant_id")
@@ -240,12 +277,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - the boundary: log it, answer 500 as a problem
         log.exception("unhandled error", route=request.route_key)
         result = problem_response(internal_problem(), request_id=request.request_id)
-    log.info(
+    log.with_metrics(
+        "INFO",
         "request handled",
         route=request.route_key,
         method=request.method,
         path=request.path,
         status=result["statusCode"],
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        **request.log_fields,
     )
     return result

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import boto3
-
-from jobs_platform import log
+from jobs_platform import aws, log
 from jobs_platform.api_keys import ApiKeyStore
 from jobs_platform.config import AuthorizerSettings
 from jobs_platform.origin_verify import ORIGIN_VERIFY_HEADER, OriginVerifier, header_value
@@ -31,7 +29,7 @@ API_KEY_HEADER = "x-api-key"
 PUBLIC_ROUTES = frozenset({"GET /health"})
 
 # Created once per cold start (during init, outside the billed/latency-critical path).
-_dynamodb = boto3.client("dynamodb")
+_dynamodb = aws.client("dynamodb")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def dependencies() -> Dependencies:
         settings=settings,
         keys=ApiKeyStore(_dynamodb, settings.api_keys_table_name),
         origin_verifier=(
-            OriginVerifier(boto3.client("secretsmanager"), secret_arn)
+            OriginVerifier(aws.client("secretsmanager"), secret_arn)
             if secret_arn is not None
             else None
         ),
@@ -61,6 +59,7 @@ def dependencies() -> Dependencies:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    log.start_invocation(context)
     deps = dependencies()
     verifier = deps.origin_verifier
     log.clear()

@@ -24,21 +24,21 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from functools import cache
 from typing import Any
 
-import boto3
-
-from jobs_platform import job_types, log
+from jobs_platform import aws, job_types, log, metrics, tracing
 from jobs_platform.clock import Clock, epoch_ms, utc_now
 from jobs_platform.config import WorkerSettings
 from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStatus, JobStore
 
 # Created once per cold start (during init, outside the billed/latency-critical path).
-_dynamodb = boto3.client("dynamodb")
+_dynamodb = aws.client("dynamodb")
 
 # Added to the invocation's deadline for the claim lease: covers clock skew between the
 # hosts that compare it. Redelivery comes far later (visibility timeout >= 6 x timeout).
@@ -108,19 +108,54 @@ def _receive_count(record: Mapping[str, Any]) -> int:
         return 1
 
 
+def _elapsed_ms(since: str, now: datetime) -> float:
+    """Milliseconds from an RFC 3339 timestamp of the job to `now`."""
+    return max(0.0, (now - datetime.fromisoformat(since)).total_seconds() * 1000)
+
+
+def _finished(
+    deps: Dependencies,
+    job: Job,
+    message: str,
+    *,
+    outcome: str | None,
+    counts: dict[str, float],
+    run_ms: float,
+    level: str = "INFO",
+    **fields: Any,
+) -> None:
+    """After a transition this worker made: count the tenant's usage (one UpdateItem) and
+    log the line that carries the job's metrics (metrics.py)."""
+    deps.jobs.count_usage(job, outcome=outcome, compute_ms=round(run_ms))
+    now = deps.clock()
+    values = {**counts, metrics.JOB_DURATION: round(run_ms, 1)}
+    if outcome is not None:
+        values[metrics.SUBMIT_TO_TERMINAL] = round(_elapsed_ms(job.created_at, now), 1)
+    emf = metrics.fields(deps.settings.service_name, job.type, epoch_ms(now), values)
+    log.with_metrics(level, message, **fields, **emf)
+
+
 def _finish_failure(
-    deps: Dependencies, job: Job, receive_count: int, code: str, message: str
+    deps: Dependencies, job: Job, receive_count: int, code: str, message: str, run_ms: float
 ) -> Outcome:
     if receive_count < deps.settings.max_receive_count:
         if deps.jobs.retry(job, code, message) is None:
             log.info("retry lost its claim; acknowledging", receive_count=receive_count)
             return Outcome.DONE
-        log.warning("job attempt failed; will retry", error_code=code, receive_count=receive_count)
+        _finished(
+            deps, job, "job attempt failed; will retry", outcome=None,
+            counts={metrics.JOB_ATTEMPTS_FAILED: 1}, run_ms=run_ms, level="WARNING",
+            error_code=code, receive_count=receive_count,
+        )  # fmt: skip
         return Outcome.RETRY
     if deps.jobs.fail(job, code, message) is None:
         log.info("fail lost its claim; acknowledging", receive_count=receive_count)
         return Outcome.DONE
-    log.warning("job failed", error_code=code, receive_count=receive_count, attempts=job.attempts)
+    _finished(
+        deps, job, "job failed", outcome="failed", counts={metrics.JOBS_FAILED: 1},
+        run_ms=run_ms, level="WARNING", error_code=code, receive_count=receive_count,
+        attempts=job.attempts,
+    )  # fmt: skip
     return Outcome.DONE
 
 
@@ -150,7 +185,13 @@ def process_record(
     if job is None:
         log.info("job missing or expired; nothing to do")
         return Outcome.DONE
-    log.bind(tenant_id=job.tenant_id, job_id=job.job_id)
+    # Every line about this job carries the API request that created it and its trace.
+    log.bind(
+        tenant_id=job.tenant_id,
+        job_id=job.job_id,
+        request_id=job.request_id,
+        trace_id=tracing.trace_id(job.trace_header or ""),
+    )
     if job.status in TERMINAL_STATUSES:
         log.info("job already finished; nothing to do", status=job.status.value)
         return Outcome.DONE
@@ -178,22 +219,45 @@ def process_record(
         )
         return Outcome.DONE
     receive_count = _receive_count(record)
-    log.info("job started", job_type=claimed.type, attempts=claimed.attempts)
+    # Queued since it was created, or since its last failed attempt put it back.
+    waited = _elapsed_ms(job.updated_at, deps.clock())
+    log.with_metrics(
+        "INFO",
+        "job started",
+        job_type=claimed.type,
+        attempts=claimed.attempts,
+        **metrics.fields(
+            deps.settings.service_name,
+            claimed.type,
+            epoch_ms(deps.clock()),
+            {metrics.QUEUE_WAIT: round(waited, 1)},
+        ),
+    )
+    started = time.perf_counter()
     try:
         result = job_types.run(
             claimed.type, claimed.payload, enable_test_types=deps.settings.enable_test_job_types
         )
     except job_types.JobTypeError as exc:
+        run_ms = (time.perf_counter() - started) * 1000
         if deps.jobs.fail(claimed, "invalid_job", str(exc)) is not None:
-            log.warning("job cannot run; failed without retry", error=str(exc))
+            _finished(
+                deps, claimed, "job cannot run; failed without retry", outcome="failed",
+                counts={metrics.JOBS_FAILED: 1}, run_ms=run_ms, level="WARNING", error=str(exc),
+            )  # fmt: skip
         return Outcome.DONE
     except Exception as exc:  # noqa: BLE001 - job code may raise anything; it is recorded on the job
+        run_ms = (time.perf_counter() - started) * 1000
         log.warning("job raised", error_type=type(exc).__name__)
-        return _finish_failure(deps, claimed, receive_count, "execution_failed", str(exc))
+        return _finish_failure(deps, claimed, receive_count, "execution_failed", str(exc), run_ms)
+    run_ms = (time.perf_counter() - started) * 1000
     if deps.jobs.succeed(claimed, result) is None:
         log.info("succeed lost its claim; acknowledging")
         return Outcome.DONE
-    log.info("job succeeded", attempts=claimed.attempts)
+    _finished(
+        deps, claimed, "job succeeded", outcome="succeeded", counts={metrics.JOBS_SUCCEEDED: 1},
+        run_ms=run_ms, attempts=claimed.attempts,
+    )  # fmt: skip
     return Outcome.DONE
 
 
@@ -226,6 +290,7 @@ def _after_crash(record: Mapping[str, Any], deps: Dependencies) -> None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    log.start_invocation(context)
     deps = dependencies()
     lease = lease_until(context, deps.clock)
     failures: list[dict[str, str]] = []

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
-QUOTA_COUNTER_TTL = timedelta(days=2)
+# The quota counter is also the day's usage record (jobs/usage.py): kept as long.
+QUOTA_COUNTER_TTL = timedelta(days=400)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 _TRANSACTION_ATTEMPTS = 3
 # The create transaction's items, in order: a cancellation reports one reason per item.
@@ -67,10 +68,19 @@ def quota_exceeded(now: datetime, daily_quota: int) -> QuotaExceeded:
 
 
 def new_job(
-    tenant_id: str, job_type: str, payload: dict[str, Any], now: datetime, retention: timedelta
+    tenant_id: str,
+    job_type: str,
+    payload: dict[str, Any],
+    now: datetime,
+    retention: timedelta,
+    *,
+    request_id: str | None = None,
+    trace_header: str | None = None,
 ) -> Job:
     stamp = rfc3339(now)
     return Job(
+        request_id=request_id,
+        trace_header=trace_header,
         job_id=ids.new_ulid(epoch_ms(now)),
         tenant_id=tenant_id,
         type=job_type,
@@ -221,6 +231,8 @@ def submit(
     payload: dict[str, Any],
     daily_quota: int,
     idempotency_key: str | None = None,
+    request_id: str | None = None,
+    trace_header: str | None = None,
 ) -> SubmitResult:
     """Create a queued job, or replay the job an earlier request with the same
     Idempotency-Key created. One transaction: quota counter, job, idempotency record."""
@@ -238,7 +250,15 @@ def submit(
 
     for attempt in range(_TRANSACTION_ATTEMPTS):
         now = table.clock() if attempt else now
-        job = new_job(tenant_id, job_type, payload, now, retention)
+        job = new_job(
+            tenant_id,
+            job_type,
+            payload,
+            now,
+            retention,
+            request_id=request_id,
+            trace_header=trace_header,
+        )
         items = create_transaction(
             table.name, job, now, daily_quota, idempotency_sk, body_hash if idempotency_sk else None
         )

@@ -16,6 +16,8 @@ CLAIMED_UNTIL = "claimed_until"  # epoch ms: the claiming invocation's deadline 
 # A random id written with each claim: tells a claim whose response was lost (its own
 # write, found on a re-read) from another delivery's claim with the same deadline.
 CLAIM_ID = "claim_id"
+REQUEST_ID = "request_id"  # the x-request-id of the API request that created the job
+TRACE_HEADER = "trace_header"  # that request's X-Ray trace header (Root=...;Parent=...)
 
 
 class JobStatus(StrEnum):
@@ -44,6 +46,10 @@ class Job:
     error: dict[str, Any] | None = None
     claimed_until: int | None = None  # epoch ms; set while `running` (absent on older items)
     claim_id: str | None = None  # set with claimed_until
+    # Correlation: the API request that created the job and its X-Ray trace header, so the
+    # worker's log lines (and its trace) join the request's (absent on older items).
+    request_id: str | None = None
+    trace_header: str | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
@@ -64,6 +70,8 @@ class Job:
                 int(values[CLAIMED_UNTIL]) if values.get(CLAIMED_UNTIL) is not None else None
             ),
             claim_id=values.get(CLAIM_ID),
+            request_id=values.get(REQUEST_ID),
+            trace_header=values.get(TRACE_HEADER),
         )
 
     def to_new_item_values(self) -> dict[str, Any]:
@@ -81,6 +89,8 @@ class Job:
             "attempts": self.attempts,
             schema.TTL_ATTRIBUTE: self.expires_at,
             schema.STATUS_INDEX_PARTITION_KEY: schema.tenant_status(self.tenant_id, self.status),
+            **({REQUEST_ID: self.request_id} if self.request_id else {}),
+            **({TRACE_HEADER: self.trace_header} if self.trace_header else {}),
         }
 
     @property

@@ -7,13 +7,13 @@ state machine), `cursor` (list pages); reads go through `table.JobTable`.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs_platform import dynamo, json_values, schema
 from jobs_platform.clock import Clock, epoch_seconds, utc_now
 from jobs_platform.config import JOB_RETENTION_DAYS_DEFAULT
-from jobs_platform.jobs import create, transitions
+from jobs_platform.jobs import create, transitions, usage
 from jobs_platform.jobs.cursor import decode_cursor, encode_cursor
 from jobs_platform.jobs.model import Job, JobPage, JobStatus, SubmitResult
 from jobs_platform.jobs.query_params import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, limit_out_of_range
@@ -151,8 +151,11 @@ class JobStore:
         payload: dict[str, Any],
         daily_quota: int,
         idempotency_key: str | None = None,
+        request_id: str | None = None,
+        trace_header: str | None = None,
     ) -> SubmitResult:
-        """Create a queued job or replay an earlier one with the same Idempotency-Key."""
+        """Create a queued job or replay an earlier one with the same Idempotency-Key.
+        `request_id` and `trace_header` are stored on the job (correlation)."""
         return create.submit(
             self._table,
             retention=self._retention,
@@ -161,11 +164,31 @@ class JobStore:
             payload=payload,
             daily_quota=daily_quota,
             idempotency_key=idempotency_key,
+            request_id=request_id,
+            trace_header=trace_header,
         )
 
     def cancel(self, tenant_id: str, job_id: str) -> Job:
-        """queued -> cancelled; JobNotFound / JobNotCancellable otherwise."""
-        return transitions.cancel(self._table, tenant_id, job_id)
+        """queued -> cancelled (counted in the tenant's usage); JobNotFound /
+        JobNotCancellable otherwise."""
+        job = transitions.cancel(self._table, tenant_id, job_id)
+        usage.count(self._table, tenant_id, self._table.clock(), outcome="cancelled", compute_ms=0)
+        return job
+
+    def count_usage(self, job: Job, *, outcome: str | None, compute_ms: int) -> None:
+        """Add a finished job (`outcome`) and/or an attempt's compute time to its tenant's
+        usage for today (one UpdateItem)."""
+        usage.count(
+            self._table, job.tenant_id, self._table.clock(), outcome=outcome, compute_ms=compute_ms
+        )
+
+    def today(self) -> date:
+        """Today's UTC date by the store's clock."""
+        return self._table.clock().date()
+
+    def usage_by_day(self, tenant_id: str, start: date, end: date) -> list[usage.DayUsage]:
+        """The tenant's usage per day from `start` to `end` (inclusive)."""
+        return usage.read(self._table, tenant_id, start, end)
 
     def start(self, job: Job, *, lease_until: int) -> Job | None:
         """Claim the job until `lease_until` (epoch ms); None when the claim is lost."""

@@ -108,3 +108,59 @@ resource "aws_cloudwatch_metric_alarm" "pipe_failures" {
 
   tags = var.tags
 }
+
+# Business alarms on the functions' EMF metrics (jobs_platform/metrics.py: namespace
+# var.job_metrics_namespace, dimension Service = var.name). No jobs, no datapoints: not
+# breaching.
+resource "aws_cloudwatch_metric_alarm" "jobs_failure_rate" {
+  alarm_name          = "${var.name}-jobs-failure-rate"
+  alarm_description   = "${var.name}: more than ${var.job_failure_rate_alarm_threshold * 100}% of the jobs that finished in 5 minutes failed (after their retries)."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.job_failure_rate_alarm_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "rate"
+    label       = "failed / (succeeded + failed)"
+    expression  = "FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0))"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = { failed = "JobsFailed", succeeded = "JobsSucceeded" }
+    content {
+      id = metric_query.key
+
+      metric {
+        namespace   = var.job_metrics_namespace
+        metric_name = metric_query.value
+        dimensions  = { Service = var.name }
+        stat        = "Sum"
+        period      = 300
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "jobs_submit_to_terminal_p99" {
+  alarm_name          = "${var.name}-jobs-submit-to-terminal-p99"
+  alarm_description   = "${var.name}: p99 time from submit to a final status >= ${var.job_submit_to_terminal_p99_alarm_ms} ms for 15 minutes (jobs wait or retry too long)."
+  namespace           = var.job_metrics_namespace
+  metric_name         = "SubmitToTerminal"
+  dimensions          = { Service = var.name }
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.job_submit_to_terminal_p99_alarm_ms
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}

@@ -1,9 +1,62 @@
-# One dashboard per environment: API, functions, queues, pipe, tables (rows top to bottom).
+# One dashboard per environment: jobs (the functions' EMF metrics), API, functions,
+# queues, pipe, tables (rows top to bottom).
 locals {
   api_dims = ["ApiId", var.api.id, "Stage", var.api.stage]
+  ns       = var.job_metrics_namespace
+  job_dims = ["Service", var.name]
 
   widgets = concat(
     [
+      {
+        title = "Jobs by outcome"
+        stat  = "Sum"
+        metrics = [
+          for m in ["JobsSubmitted", "JobsSucceeded", "JobsFailed", "JobsCancelled", "JobsRejected", "JobsReplayed", "JobAttemptsFailed"] :
+          concat([local.ns, m], local.job_dims)
+        ]
+      },
+      {
+        title = "Job failure rate (failed / finished)"
+        stat  = "Sum"
+        metrics = [
+          [{ expression = "FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0))", label = "failure rate", id = "rate" }],
+          concat([local.ns, "JobsFailed"], local.job_dims, [{ id = "failed", visible = false }]),
+          concat([local.ns, "JobsSucceeded"], local.job_dims, [{ id = "succeeded", visible = false }]),
+        ]
+      },
+      {
+        title = "Failed jobs by type"
+        stat  = "Sum"
+        metrics = [
+          [{ expression = "SEARCH('{${local.ns},Service,JobType} MetricName=\"JobsFailed\" Service=\"${var.name}\"', 'Sum', 60)", id = "bytype" }],
+        ]
+      },
+      {
+        title = "Submit to terminal (ms: p50, p99)"
+        stat  = "p99"
+        metrics = [
+          concat([local.ns, "SubmitToTerminal"], local.job_dims, [{ stat = "p50" }]),
+          concat([local.ns, "SubmitToTerminal"], local.job_dims, [{ stat = "p99" }]),
+        ]
+      },
+      {
+        title = "Queue wait and job duration (ms: p50, p99)"
+        stat  = "p99"
+        metrics = [
+          concat([local.ns, "QueueWait"], local.job_dims, [{ stat = "p50" }]),
+          concat([local.ns, "QueueWait"], local.job_dims, [{ stat = "p99" }]),
+          concat([local.ns, "JobDuration"], local.job_dims, [{ stat = "p50" }]),
+          concat([local.ns, "JobDuration"], local.job_dims, [{ stat = "p99" }]),
+        ]
+      },
+      {
+        title = "Submit to terminal by type (ms: p99)"
+        stat  = "p99"
+        metrics = [
+          [{ expression = "SEARCH('{${local.ns},Service,JobType} MetricName=\"SubmitToTerminal\" Service=\"${var.name}\"', 'p99', 60)", id = "bytype" }],
+        ]
+      },
+
       {
         title   = "API requests"
         stat    = "Sum"

@@ -111,3 +111,36 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "job_metrics_namespace" {
+  description = "CloudWatch namespace of the functions' EMF business metrics (jobs_platform.metrics.NAMESPACE); their dimension Service is var.name."
+  type        = string
+  default     = "JobsPlatform"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_./#:-]{1,255}$", var.job_metrics_namespace)) && !startswith(var.job_metrics_namespace, "AWS/")
+    error_message = "job_metrics_namespace must be 1-255 characters of letters, digits and . - _ / # : and must not start with AWS/."
+  }
+}
+
+variable "job_failure_rate_alarm_threshold" {
+  description = "The jobs failure-rate alarm fires when failed / (succeeded + failed) over 5 minutes exceeds this fraction (0.05 = 5%)."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.job_failure_rate_alarm_threshold > 0 && var.job_failure_rate_alarm_threshold < 1
+    error_message = "job_failure_rate_alarm_threshold must be a fraction between 0 and 1 (e.g. 0.05)."
+  }
+}
+
+variable "job_submit_to_terminal_p99_alarm_ms" {
+  description = "The submit-to-terminal alarm fires when the p99 time from a job's submit to its final status stays at or above this many milliseconds for 15 minutes."
+  type        = number
+  default     = 120000
+
+  validation {
+    condition     = var.job_submit_to_terminal_p99_alarm_ms >= 1000 && var.job_submit_to_terminal_p99_alarm_ms <= 86400000
+    error_message = "job_submit_to_terminal_p99_alarm_ms must be between 1000 (1 s) and 86400000 (1 day)."
+  }
+}

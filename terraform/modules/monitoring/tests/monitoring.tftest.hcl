@@ -151,8 +151,8 @@ run "dashboard_covers_api_functions_queues_pipe_and_tables" {
   }
 
   assert {
-    condition     = length(jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets) == 11
-    error_message = "The dashboard has 11 widgets (API x3, functions x3, queues x3, pipe, tables)."
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets) == 17
+    error_message = "The dashboard has 17 widgets (jobs x6, API x3, functions x3, queues x3, pipe, tables)."
   }
 }
 
@@ -174,4 +174,66 @@ run "rejects_a_5xx_threshold_that_is_not_a_fraction" {
   }
 
   expect_failures = [var.api_5xx_rate_alarm_threshold]
+}
+
+run "job_alarms_watch_the_functions_emf_metrics_of_this_service" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.jobs_failure_rate.alarm_name == "jobs-platform-test-jobs-failure-rate"
+    error_message = "The failure-rate alarm is named <prefix>-jobs-failure-rate."
+  }
+
+  assert {
+    condition = alltrue([
+      for q in aws_cloudwatch_metric_alarm.jobs_failure_rate.metric_query :
+      q.metric[0].namespace == "JobsPlatform" && q.metric[0].dimensions == tomap({ Service = "jobs-platform-test" }) if length(q.metric) > 0
+    ])
+    error_message = "The failure-rate alarm reads JobsPlatform metrics of this service (Service = name), never per tenant."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for q in aws_cloudwatch_metric_alarm.jobs_failure_rate.metric_query : [for m in q.metric : m.metric_name]
+    ])) == toset(["JobsFailed", "JobsSucceeded"])
+    error_message = "The failure rate is JobsFailed over JobsSucceeded + JobsFailed."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.jobs_failure_rate.threshold == 0.05
+    error_message = "The failure-rate alarm fires above job_failure_rate_alarm_threshold (0.05)."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.jobs_submit_to_terminal_p99.metric_name == "SubmitToTerminal" &&
+      aws_cloudwatch_metric_alarm.jobs_submit_to_terminal_p99.extended_statistic == "p99" &&
+      aws_cloudwatch_metric_alarm.jobs_submit_to_terminal_p99.threshold == 120000 &&
+      aws_cloudwatch_metric_alarm.jobs_submit_to_terminal_p99.dimensions == tomap({ Service = "jobs-platform-test" })
+    )
+    error_message = "The submit-to-terminal alarm watches p99 of SubmitToTerminal against job_submit_to_terminal_p99_alarm_ms."
+  }
+
+  assert {
+    condition = alltrue([
+      for a in [aws_cloudwatch_metric_alarm.jobs_failure_rate, aws_cloudwatch_metric_alarm.jobs_submit_to_terminal_p99] :
+      a.alarm_actions == toset([aws_sns_topic.alarms.arn]) && a.ok_actions == toset([aws_sns_topic.alarms.arn]) && a.treat_missing_data == "notBreaching"
+    ])
+    error_message = "The job alarms notify the topic on ALARM and OK; no jobs is not breaching."
+  }
+
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"SubmitToTerminal\"") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"JobsFailed\"")
+    error_message = "The dashboard shows the job metrics."
+  }
+}
+
+run "rejects_a_job_failure_rate_threshold_that_is_not_a_fraction" {
+  command = plan
+
+  variables {
+    job_failure_rate_alarm_threshold = 5
+  }
+
+  expect_failures = [var.job_failure_rate_alarm_threshold]
 }
