@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
 import requests
 
 from tests.e2e.conftest import Stack
@@ -14,7 +15,9 @@ EDIT_DEADLINE_SECONDS = 60
 
 
 def test_edited_handler_changes_the_next_response(stack: Stack) -> None:
-    assert stack.source_dir is not None
+    if stack.source_dir is None:
+        pytest.skip("E2E_STACK_STATE_DIR: an external stack runs the repository's own source, "
+                    "which this test will not edit; run it with the session's stack")  # fmt: skip
     handler_file = stack.source_dir / "jobs_platform" / "handlers" / "api.py"
     original = handler_file.read_text(encoding="utf-8")
     before = requests.get(stack.url("/health"), timeout=30)

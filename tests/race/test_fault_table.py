@@ -38,7 +38,7 @@ from scripts.dynamodb_local import DynamoDBLocal
 from scripts.local_stack.pollers import PipePoller, StoppableThread
 from scripts.local_stack.runtime import FunctionRuntime, InvocationError
 
-from jobs_platform import job_types, schema
+from jobs_platform import config, job_types, schema
 from jobs_platform.clock import utc_now
 from jobs_platform.config import WorkerSettings
 from jobs_platform.errors import PreconditionFailed
@@ -244,13 +244,19 @@ def executions(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return ran
 
 
+def worker_environment(table: str) -> dict[str, str]:
+    """The worker's environment variables, as Terraform sets them (names from config)."""
+    return {
+        config.JOBS_TABLE_NAME: table,
+        config.ENABLE_TEST_JOB_TYPES: "true",
+        config.MAX_RECEIVE_COUNT: str(MAX_RECEIVE),
+        config.LOG_LEVEL: "WARNING",
+        config.SERVICE_NAME: "faults",
+    }
+
+
 def worker_deps(client: Any, table: str, clock: FakeClock) -> worker_module.Dependencies:
-    settings = WorkerSettings(
-        jobs_table_name=table,
-        enable_test_job_types=True,
-        max_receive_count=MAX_RECEIVE,
-        log_level="WARNING",
-    )
+    settings = WorkerSettings.from_env(worker_environment(table))
     return worker_module.Dependencies(
         settings=settings, jobs=JobStore(client, table, clock=clock), clock=clock
     )
@@ -352,10 +358,7 @@ def test_worker_killed_mid_batch(
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "race",
         "AWS_SECRET_ACCESS_KEY": "race",
-        "JOBS_TABLE_NAME": table,
-        "ENABLE_TEST_JOB_TYPES": "true",
-        "MAX_RECEIVE_COUNT": str(MAX_RECEIVE),
-        "LOG_LEVEL": "WARNING",
+        **worker_environment(table),
     }
     runtime = FunctionRuntime(
         function_name="worker",
@@ -830,11 +833,18 @@ def test_api_killed_after_the_write_before_the_response(
     from jobs_platform.config import ApiSettings
     from jobs_platform.handlers import api as api_module
 
-    settings = ApiSettings(
-        jobs_table_name=table, sessions_table_name=race_tables.sessions,
-        enable_test_job_types=True, job_retention_days=30, session_default_ttl_seconds=3600,
-        service_version="faults", log_level="WARNING",
-    )  # fmt: skip
+    settings = ApiSettings.from_env(
+        {
+            config.JOBS_TABLE_NAME: table,
+            config.SESSIONS_TABLE_NAME: race_tables.sessions,
+            config.ENABLE_TEST_JOB_TYPES: "true",
+            config.JOB_RETENTION_DAYS: "30",
+            config.SESSION_DEFAULT_TTL_SECONDS: "3600",
+            config.SERVICE_VERSION: "faults",
+            config.LOG_LEVEL: "WARNING",
+            config.SERVICE_NAME: "faults",
+        }
+    )
     deps = api_module.Dependencies(
         settings=settings,
         jobs=JobStore(race_client, table),
