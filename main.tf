@@ -5,6 +5,11 @@ locals {
   name_prefix    = "${var.project}-${var.environment}"
   kms_alias_name = "alias/${local.name_prefix}"
 
+  # The permissions boundary of every role of the environment: the bootstrap stack's
+  # PermissionsBoundary (bootstrap/template.yaml; its deploy role refuses to create or
+  # change a role without it, and a contract test ties the two names).
+  permissions_boundary_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/bootstrap/${var.project}-boundary-${var.environment}"
+
   # The alarm topic's name and ARN, stated once: the CMK's key policy scopes the SNS
   # grants to this topic, and the topic (monitoring module) is encrypted with that key.
   alarm_topic_name = "${local.name_prefix}-alarms"
@@ -325,10 +330,11 @@ module "function" {
     # run: throttled batches still use up receives and would land in the DLQ unrun.
     maximum_concurrency = var.worker_reserved_concurrency >= 2 ? min(var.worker_reserved_concurrency, 1000) : null
   }
-  log_retention_days = var.log_retention_days
-  kms_key_arn        = aws_kms_key.this.arn
-  alarm_topic_arn    = module.monitoring.sns_topic_arn
-  tags               = local.tags
+  log_retention_days       = var.log_retention_days
+  kms_key_arn              = aws_kms_key.this.arn
+  alarm_topic_arn          = module.monitoring.sns_topic_arn
+  permissions_boundary_arn = local.permissions_boundary_arn
+  tags                     = local.tags
 }
 
 module "api" {
@@ -363,10 +369,11 @@ module "outbox" {
   source_stream_arn = module.table["jobs"].table_stream_arn
   target_queue_arn  = module.queue.queue_arn
   # The jobs DLQ: its depth > 0 alarm covers undeliverable outbox records too.
-  dead_letter_queue_arn = module.queue.dlq_arn
-  batch_size            = var.pipe_batch_size
-  kms_key_arn           = aws_kms_key.this.arn
-  tags                  = local.tags
+  dead_letter_queue_arn    = module.queue.dlq_arn
+  batch_size               = var.pipe_batch_size
+  kms_key_arn              = aws_kms_key.this.arn
+  permissions_boundary_arn = local.permissions_boundary_arn
+  tags                     = local.tags
 }
 
 # Alarm topic (SSE-KMS), the API and pipe alarms, and the environment's dashboard. The
@@ -423,7 +430,10 @@ module "edge" {
   secret_kms_key_arn        = aws_kms_key.this.arn
   price_class               = var.edge_price_class
   rate_limit_per_5_minutes  = var.waf_rate_limit_per_5_minutes
-  log_retention_days        = var.log_retention_days
-  kms_deletion_window_days  = var.kms_deletion_window_days
-  tags                      = local.tags
+
+  rate_limit_per_api_key_per_5_minutes = var.waf_rate_limit_per_api_key_per_5_minutes
+  origin_verify_secret_version         = var.origin_verify_secret_version
+  log_retention_days                   = var.log_retention_days
+  kms_deletion_window_days             = var.kms_deletion_window_days
+  tags                                 = local.tags
 }

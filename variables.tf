@@ -391,6 +391,28 @@ variable "waf_rate_limit_per_5_minutes" {
   }
 }
 
+variable "waf_rate_limit_per_api_key_per_5_minutes" {
+  description = "WAF rate-based rule keyed on the x-api-key header: requests per API key in any 5-minute window before the edge answers 429, wherever they come from (one tenant spreading over many IPs). Requests without a key are counted per IP only. AWS minimum 10."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.waf_rate_limit_per_api_key_per_5_minutes >= 10 && var.waf_rate_limit_per_api_key_per_5_minutes <= 2000000000 && floor(var.waf_rate_limit_per_api_key_per_5_minutes) == var.waf_rate_limit_per_api_key_per_5_minutes
+    error_message = "waf_rate_limit_per_api_key_per_5_minutes must be a whole number between 10 (the AWS WAF minimum) and 2000000000."
+  }
+}
+
+variable "origin_verify_secret_version" {
+  description = "Version of the environment's origin-verify value: increase it (1 -> 2) in environments/<env>.tfvars to rotate that environment's secret (step 1 of docs/deploying.md \"Rotating the origin-verify secret\"; step 2 revokes the previous value)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.origin_verify_secret_version >= 1 && floor(var.origin_verify_secret_version) == var.origin_verify_secret_version
+    error_message = "origin_verify_secret_version must be a whole number >= 1; increase it to rotate the secret."
+  }
+}
+
 variable "edge_price_class" {
   description = "CloudFront price class of the edge: PriceClass_100 (North America, Europe), PriceClass_200 or PriceClass_All."
   type        = string

@@ -1,9 +1,9 @@
 # S3 backend of the staging environment: `scripts/tf staging ...` passes this file to
 # `terraform init -backend-config`. The bucket is created by the bootstrap stack
-# (bootstrap/, one per account: its StateBucketName and StateKeyArn outputs): replace
+# (bootstrap/, one stack per environment: its StateBucketName and StateKeyArn outputs): replace
 # the placeholders with them (docs/deploying.md, "State layout"). No credentials here: they come from the environment
 # (OIDC role in CI, your SSO profile locally).
-bucket       = "jobs-platform-tfstate-<account-id>-<region>"
+bucket       = "jobs-platform-staging-tfstate-<account-id>"
 key          = "jobs-platform/staging/terraform.tfstate"
 region       = "us-east-1"
 encrypt      = true

@@ -29,3 +29,9 @@ budget_notification_emails = ["platform-alerts@example.com"]
 # Required here (variable validation). The public base URL is the edge_url output.
 enable_edge                  = true
 waf_rate_limit_per_5_minutes = 1000
+# Per API key at the edge, across IPs (a tenant, or a leaked key, spread over many clients).
+waf_rate_limit_per_api_key_per_5_minutes = 500
+
+# The origin-verify secret: increase to rotate this environment's value (docs/deploying.md
+# "Rotating the origin-verify secret": this apply, then revoke the previous value).
+origin_verify_secret_version = 1

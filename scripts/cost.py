@@ -91,7 +91,8 @@ MONITORING_ALARMS = {
 }
 FUNCTIONS = ("api", "authorizer", "worker")
 TABLES = ("jobs", "sessions", "api-keys")
-WAF_RULES = 4  # rate limit + IP reputation + common rule set + known bad inputs
+# Rate limits per IP and per API key + IP reputation + common rule set + known bad inputs.
+WAF_RULES = 5
 
 
 class CostError(ValueError):

@@ -2,12 +2,18 @@
 
 CloudFront adds the header `x-origin-verify` with a secret value (Secrets Manager) to
 every request it forwards to the HTTP API; a call straight to the execute-api endpoint
-lacks it (docs/architecture.md "Edge"). The value is fetched once per cold start and
-cached. A presented value that matches nothing cached triggers a refetch of the current
-and the previous version (the first time at once, then at most once per
-`refresh_interval_seconds`): a rotation is picked up without a redeploy, CloudFront
-edges still sending the previous value keep working while the distribution deploys,
-and a flood of wrong values cannot become a flood of Secrets Manager calls.
+lacks it (docs/architecture.md "Edge"). The value is fetched on the first request of an
+execution environment and cached:
+
+- a presented value that matches nothing cached triggers a refetch of the current and the
+  previous version (the first time at once, then at most once per
+  `refresh_interval_seconds`): a rotation is picked up without a redeploy, CloudFront
+  edges still sending the previous value keep working while the distribution deploys, and
+  a flood of wrong values cannot become a flood of Secrets Manager calls;
+- cached values are never trusted for longer than `max_age_seconds`
+  (MAX_CACHE_AGE_SECONDS): then they are read again before the next comparison. Once the
+  revocation step has dropped AWSPREVIOUS (docs/deploying.md "Rotating the origin-verify
+  secret"), every warm authorizer refuses the old value within that bound.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from typing import Any
 
 ORIGIN_VERIFY_HEADER = "x-origin-verify"
 DEFAULT_REFRESH_INTERVAL_SECONDS = 30.0
+# The longest a revoked value is still accepted by a warm authorizer (docs/security.md adds
+# API Gateway's authorizer result cache to it).
+MAX_CACHE_AGE_SECONDS = 300.0
 
 
 class OriginVerifier:
@@ -28,11 +37,15 @@ class OriginVerifier:
         secret_arn: str,
         *,
         refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS,
+        max_age_seconds: float = MAX_CACHE_AGE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not 0 < refresh_interval_seconds <= max_age_seconds:
+            raise ValueError("need 0 < refresh_interval_seconds <= max_age_seconds")
         self._client = secrets_client
         self._secret_arn = secret_arn
         self._refresh_interval = refresh_interval_seconds
+        self._max_age = max_age_seconds
         self._monotonic = monotonic
         self._values: tuple[bytes, ...] = ()
         self._fetched_at: float | None = None
@@ -45,6 +58,9 @@ class OriginVerifier:
         candidate = presented.encode()
         if self._fetched_at is None:
             self._load_secret_values(include_previous=False)
+        elif self._monotonic() - self._fetched_at >= self._max_age:
+            # Too old to trust: a revoked AWSPREVIOUS (or a replaced AWSCURRENT) drops out.
+            self._load_secret_values(include_previous=self._previous_loaded)
         if self._matches(candidate):
             return True
         if self._previous_loaded and not self._refresh_due():

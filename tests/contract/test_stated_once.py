@@ -105,7 +105,12 @@ def test_api_authorizer_identity_source_is_the_header_the_authorizer_reads() -> 
     assert headers == [API_KEY_HEADER]
 
 
-def test_waf_logs_redact_the_api_key_header() -> None:
-    redacted = module_locals("edge", "waf.tf")["redacted_headers"]
+def test_waf_logs_redact_and_the_per_key_rate_rule_counts_the_api_key_header() -> None:
+    waf_locals = module_locals("edge", "waf.tf")
 
-    assert API_KEY_HEADER in redacted
+    assert waf_locals["api_key_header"] == API_KEY_HEADER
+    assert "${local.api_key_header}" in waf_locals["redacted_headers"]
+    assert (
+        "name = local.api_key_header"
+        in (REPO_ROOT / "terraform" / "modules" / "edge" / "waf.tf").read_text()
+    )

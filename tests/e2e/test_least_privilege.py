@@ -7,9 +7,12 @@ HTTP contract, the worker's success/retry/failure paths and the outbox pipe.
 from __future__ import annotations
 
 import pytest
+from scripts import bootstrap_policies as bp
 
 from tests.e2e.conftest import Stack
 from tests.e2e.iam_audit import Call, as_list, audit, load_calls, role_policies
+from tests.iam.policy_eval import Request, evaluate
+from tests.iam.stacks import ALLOW_ALL
 
 pytestmark = pytest.mark.after_all_e2e
 
@@ -67,3 +70,32 @@ def test_audit_catches_a_removed_needed_grant(stack: Stack) -> None:
     problems = audit(authorizer, calls_of(stack, authorizer), policies)
 
     assert any("missing grant dynamodb:GetItem" in p for p in problems), problems
+
+
+def test_every_role_carries_the_boundary_and_stays_within_it(stack: Stack) -> None:
+    """The bootstrap's permissions boundary (bootstrap/template.yaml, resolved for this
+    environment) is on every role Terraform created, and allows every call the suite made
+    each principal do: the boundary is a ceiling the platform fits under, not a guess."""
+    boundary_stack = bp.Stack(
+        bp.load_template(), {**bp.COMMON, "Environment": "local", "GitHubEnvironment": "local"}
+    )
+    boundary_arn = boundary_stack.ref("PermissionsBoundary")
+    boundary = boundary_stack.managed_policy("PermissionsBoundary")
+    iam, kms = stack.client("iam"), stack.client("kms")
+    problems = []
+    for principal, role_arn in principals(stack).items():
+        role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
+        attached = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if attached != boundary_arn:
+            problems.append(f"{principal}: boundary {attached!r}, want {boundary_arn}")
+        for call in sorted(calls_of(stack, principal), key=lambda c: (c.action, c.resource)):
+            context = {}
+            if call.action.startswith("kms:"):  # keys are the environment's by their tag
+                tags = kms.list_resource_tags(KeyId=call.resource)["Tags"]
+                context = {f"aws:ResourceTag/{t['TagKey']}": t["TagValue"] for t in tags}
+            request = Request(role_arn, call.action, call.resource, context)
+            if not evaluate(request, [ALLOW_ALL], boundary=boundary).allowed:
+                problems.append(
+                    f"{principal}: {call.action} on {call.resource}: not in the boundary"
+                )
+    assert problems == [], "\n".join(problems)

@@ -10,11 +10,16 @@ from typing import Any
 
 import boto3
 import pytest
+from scripts.origin_secret import revoke_previous
 from tests.helpers import authorizer_event
 
 from jobs_platform import config
 from jobs_platform.api_keys import ApiKeyStore
-from jobs_platform.origin_verify import ORIGIN_VERIFY_HEADER, OriginVerifier
+from jobs_platform.origin_verify import (
+    MAX_CACHE_AGE_SECONDS,
+    ORIGIN_VERIFY_HEADER,
+    OriginVerifier,
+)
 
 ORIGIN_VALUE = "origin-secret-v1-" + "A" * 40
 ROTATED_VALUE = "origin-secret-v2-" + "B" * 40
@@ -191,6 +196,55 @@ def test_wrong_values_refetch_at_most_once_per_interval(
     assert verifier.verify("wrong-again") is False
     assert verifier.verify("wrong-again-2") is False
     assert client.calls[3:] == ["AWSCURRENT", "AWSPREVIOUS"]
+
+
+def test_revoked_previous_value_is_refused_within_the_max_cache_age(
+    secretsmanager: Any, origin_secret_arn: str
+) -> None:
+    # Given a warm verifier that accepts both values during a rotation
+    now = [1000.0]
+    verifier = OriginVerifier(
+        secretsmanager,
+        origin_secret_arn,
+        refresh_interval_seconds=30,
+        max_age_seconds=300,
+        monotonic=lambda: now[0],
+    )
+    assert verifier.verify(ORIGIN_VALUE)
+    secretsmanager.put_secret_value(SecretId=origin_secret_arn, SecretString=ROTATED_VALUE)
+    assert verifier.verify(ROTATED_VALUE)
+    assert verifier.verify(ORIGIN_VALUE)
+
+    # When the revocation step drops AWSPREVIOUS (scripts/origin_secret.py)
+    revoke_previous(secretsmanager, origin_secret_arn)
+
+    # Then the old value, cached, is still accepted until the cache is max_age old...
+    now[0] += 299
+    assert verifier.verify(ORIGIN_VALUE)
+    # ... and refused from then on, by this warm verifier as by a cold one; the new value
+    # keeps working.
+    now[0] += 1
+    assert verifier.verify(ORIGIN_VALUE) is False
+    assert OriginVerifier(secretsmanager, origin_secret_arn).verify(ORIGIN_VALUE) is False
+    assert verifier.verify(ROTATED_VALUE)
+    now[0] += 3600
+    assert verifier.verify(ORIGIN_VALUE) is False
+
+
+def test_max_age_refetch_keeps_reading_previous_during_a_rotation(
+    secretsmanager: Any, origin_secret_arn: str
+) -> None:
+    # Given a rotation in progress (both values valid) and a verifier past its max age
+    now = [0.0]
+    client = CountingSecrets(secretsmanager)
+    verifier = OriginVerifier(client, origin_secret_arn, monotonic=lambda: now[0])
+    secretsmanager.put_secret_value(SecretId=origin_secret_arn, SecretString=ROTATED_VALUE)
+    assert verifier.verify(ORIGIN_VALUE)  # a mismatch with the new current: refetch both
+    now[0] += MAX_CACHE_AGE_SECONDS
+
+    # Then edges still sending the previous value are not cut off before revocation
+    assert verifier.verify(ORIGIN_VALUE)
+    assert client.calls[-2:] == ["AWSCURRENT", "AWSPREVIOUS"]
 
 
 def test_edge_off_skips_the_origin_check(

@@ -1,14 +1,17 @@
-"""Security properties of bootstrap/template.yaml (CloudFormation).
+"""Security properties of bootstrap/template.yaml (CloudFormation), and that its roles
+can do what the Terraform needs.
 
-The checks are pure functions over the parsed template (``list[str]`` of violations), so
-the tests also prove each one fails on a broken copy. CloudFormation short tags (!Ref,
-!Sub, !GetAtt, ...) are parsed into their long form ({"Ref": ...}, {"Fn::Sub": ...}).
+The template is resolved for the example stacks of dev, staging and prod
+(scripts/bootstrap_policies.py) and its policies are evaluated WITH their conditions by
+tests/iam/policy_eval.py; the escalation paths the same policies must refuse are in
+tests/iam/test_escalation_paths.py. The structural checks are pure functions over the
+parsed template (`list[str]` of violations), so each one is also proven to fail on a
+broken copy.
 """
 
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import re
 from collections.abc import Callable
@@ -17,48 +20,18 @@ from typing import Any
 
 import hcl2
 import pytest
-import yaml
+from scripts import bootstrap_policies as bp
+from tests.iam.policy_eval import ContextValue, Request, evaluate
+from tests.iam.stacks import ENVIRONMENTS, World, creating, tagged
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "bootstrap" / "template.yaml"
 OIDC = "token.actions.githubusercontent.com"
-DEPLOY_ENVIRONMENTS = {"dev", "staging", "production"}
-# GitHub environment -> Terraform environment of each deploy role; the PR plan roles.
-DEPLOY_ROLES = {
-    "DeployRoleDev": "dev",
-    "DeployRoleStaging": "staging",
-    "DeployRoleProduction": "prod",
-}
-PLAN_ROLES = {"PlanRoleStaging": "staging"}
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that understands CloudFormation's short-form intrinsic functions."""
-
-
-def _construct_intrinsic(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:
-        raise yaml.constructor.ConstructorError(None, None, f"unexpected node {node!r}")
-    key = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    return {key: value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_intrinsic)  # type: ignore[no-untyped-call]
+OIDC_PROVIDER = f"arn:aws:iam::{bp.ACCOUNT}:oidc-provider/{OIDC}"
+ROLES = ("DeployRole", "PlanRole")
 
 
 def load_template() -> dict[str, Any]:
-    doc = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
-    assert isinstance(doc, dict)
-    return doc
+    return bp.load_template()
 
 
 def resources(t: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
@@ -77,76 +50,127 @@ def sub_text(value: Any) -> str:
     return str(value)
 
 
-# ---------------------------------------------------------------- checks
+# ---------------------------------------------------------------- trust
 
 
-def _trust_violations(name: str, role: dict[str, Any], want_sub: str) -> list[str]:
+def assume(
+    t: dict[str, Any], env: str, role: str, subject: str, audience: str = "sts.amazonaws.com"
+) -> bool:
+    """Whether a GitHub OIDC token with this `sub` may assume the role of env's stack."""
+    s = bp.stack(env, t)
+    request = Request(
+        OIDC_PROVIDER,
+        "sts:AssumeRoleWithWebIdentity",
+        s.role_arn(role),
+        {f"{OIDC}:aud": audience, f"{OIDC}:sub": subject},
+    )
+    return evaluate(request, [], resource_policy=s.trust_policy(role)).allowed
+
+
+def repo(claim: str) -> str:
+    return f"repo:example-org/jobs-platform:{claim}"
+
+
+GITHUB_ENVIRONMENT = {env: bp.EXAMPLE_STACKS[env]["GitHubEnvironment"] for env in ENVIRONMENTS}
+
+
+def check_role_trust(t: dict[str, Any]) -> list[str]:
+    """Deploy: only jobs in the stack's GitHub environment. Plan: pull requests where the
+    stack allows them (never prod), else that environment's jobs. No other token."""
     out = []
-    stmts = as_list(role["Properties"]["AssumeRolePolicyDocument"]["Statement"])
-    if len(stmts) != 1:
-        out.append(f"{name}: {len(stmts)} trust statements, want exactly 1")
-    for st in stmts:
-        if st.get("Effect") != "Allow" or st.get("Action") != "sts:AssumeRoleWithWebIdentity":
-            out.append(f"{name}: trust statement is not an AssumeRoleWithWebIdentity allow")
-        if set(st.get("Principal", {})) != {"Federated"}:
-            out.append(f"{name}: principal is not only the OIDC provider")
-        cond = st.get("Condition", {})
-        if set(cond) != {"StringEquals"}:
-            out.append(f"{name}: trust conditions {sorted(cond)}, want only StringEquals")
-        eq = cond.get("StringEquals", {})
-        if eq.get(f"{OIDC}:aud") != "sts.amazonaws.com":
-            out.append(f"{name}: aud is not sts.amazonaws.com")
-        sub = sub_text(eq.get(f"{OIDC}:sub"))
-        if sub != want_sub:
-            out.append(f"{name}: sub {sub!r}, want {want_sub!r}")
-        if "*" in sub:
-            out.append(f"{name}: wildcard in sub")
-    return out
-
-
-def check_deploy_role_trust(t: dict[str, Any]) -> list[str]:
-    """One deploy role per GitHub environment, each assumable only by that environment."""
-    out = []
-    seen = set()
-    for name, role in resources(t, "AWS::IAM::Role").items():
-        if not name.startswith("DeployRole"):
-            continue
-        role_name = sub_text(role["Properties"].get("RoleName"))
-        env = role_name.rsplit("-", 1)[-1]
-        seen.add(env)
-        out += _trust_violations(
-            name, role, f"repo:${{GitHubOrg}}/${{GitHubRepo}}:environment:{env}"
+    for env in ENVIRONMENTS:
+        own = repo(f"environment:{GITHUB_ENVIRONMENT[env]}")
+        pull_requests = bp.EXAMPLE_STACKS[env]["PullRequestPlans"] == "true"
+        expected = {
+            ("DeployRole", own): True,
+            ("DeployRole", repo("pull_request")): False,
+            ("DeployRole", repo("ref:refs/heads/main")): False,
+            ("PlanRole", repo("pull_request")): pull_requests,
+            ("PlanRole", own): not pull_requests,
+        }
+        for other in ENVIRONMENTS:
+            if other != env:
+                expected[("DeployRole", repo(f"environment:{GITHUB_ENVIRONMENT[other]}"))] = False
+        expected[("DeployRole", f"repo:example-org/fork:environment:{GITHUB_ENVIRONMENT[env]}")] = (
+            False
         )
-    if seen != DEPLOY_ENVIRONMENTS:
-        out.append(f"deploy roles for {sorted(seen)}, want {sorted(DEPLOY_ENVIRONMENTS)}")
+        for (role, subject), want in expected.items():
+            if assume(t, env, role, subject) != want:
+                out.append(f"{env} {role}: token {subject!r} {'refused' if want else 'accepted'}")
+        if assume(t, env, "DeployRole", own, audience="sigstore"):
+            out.append(f"{env} DeployRole: accepts another audience")
     return out
 
 
-def check_plan_roles_read_only(t: dict[str, Any]) -> list[str]:
-    """Plan roles trust pull requests only and write nothing but their state lock file."""
+def check_prod_plan_role_never_trusts_pull_requests(t: dict[str, Any]) -> list[str]:
+    """The template's rule refuses a prod stack whose plan role would trust pull requests."""
+    s = bp.stack("prod", t, PullRequestPlans="true")
+    return [] if s.rules_hold() else ["a prod stack may trust pull requests (no rule refuses it)"]
+
+
+def check_plan_role_read_only(t: dict[str, Any]) -> list[str]:
+    """The plan role writes nothing but its own state lock file."""
     out = []
     read_prefixes = ("Describe", "Get", "List", "View")
-    plan_roles = {
-        n: r for n, r in resources(t, "AWS::IAM::Role").items() if n.startswith("PlanRole")
-    }
-    if not plan_roles:
-        out.append("no plan roles")
-    for name, role in plan_roles.items():
-        out += _trust_violations(name, role, "repo:${GitHubOrg}/${GitHubRepo}:pull_request")
-        for policy in role["Properties"].get("Policies", []):
-            for st in as_list(policy["PolicyDocument"]["Statement"]):
-                for action in as_list(st["Action"]):
-                    verb = action.split(":", 1)[1]
-                    if verb.startswith(read_prefixes) or action == "apigateway:GET":
-                        continue
-                    if action in ("s3:PutObject", "s3:DeleteObject") and all(
-                        sub_text(r).endswith(".tflock") for r in as_list(st["Resource"])
-                    ):
-                        continue
-                    if action in ("kms:Decrypt", "kms:GenerateDataKey", "s3:ListBucket"):
-                        continue
-                    out.append(f"{name}: write action {action}")
+    s = bp.stack("staging", t)
+    for _, doc in s.identity_policies("PlanRole"):
+        for st in as_list(doc["Statement"]):
+            if st["Effect"] == "Deny":
+                continue
+            for action in as_list(st["Action"]):
+                verb = action.split(":", 1)[1]
+                if verb.startswith(read_prefixes) or action == "apigateway:GET":
+                    continue
+                if action in ("s3:PutObject", "s3:DeleteObject") and all(
+                    str(r).endswith(".tflock") for r in as_list(st["Resource"])
+                ):
+                    continue
+                if action in ("kms:Decrypt", "kms:GenerateDataKey", "s3:ListBucket"):
+                    continue
+                out.append(f"PlanRole: write action {action}")
     return out
+
+
+def check_plan_role_reads_no_other_secret(t: dict[str, Any]) -> list[str]:
+    """The plan role never calls the reads that return a secret beyond its environment's
+    names: no GetDistributionConfig at all; GetFunction, GetSecretValue, GetDistribution
+    only on names or tags of its environment."""
+    out = []
+    s = bp.stack("staging", t)
+    for _, doc in s.identity_policies("PlanRole"):
+        for st in as_list(doc["Statement"]):
+            if st["Effect"] != "Allow":
+                continue
+            actions = [a.lower() for a in as_list(st["Action"])]
+            if any(a.endswith("*") for a in actions):
+                out.append(f"PlanRole {st.get('Sid')}: wildcard action")
+            if "cloudfront:getdistributionconfig" in actions:
+                out.append("PlanRole: GetDistributionConfig")
+            sensitive = {
+                "lambda:getfunction",
+                "secretsmanager:getsecretvalue",
+                "cloudfront:getdistribution",
+                "kms:decrypt",
+            } & set(actions)
+            scoped = (
+                all(
+                    "jobs-platform-staging" in r or r.endswith("/tfstate-staging")
+                    for r in as_list(st["Resource"])
+                )
+                or (
+                    st.get("Condition", {})
+                    .get("StringEquals", {})
+                    .get("aws:ResourceTag/environment")
+                    == "staging"
+                )
+                or all(str(r) == s.get_att("StateKey", "Arn") for r in as_list(st["Resource"]))
+            )
+            if sensitive and not scoped:
+                out.append(f"PlanRole {st.get('Sid')}: {sorted(sensitive)} beyond staging")
+    return out
+
+
+# ---------------------------------------------------------------- state bucket
 
 
 def _state_bucket(t: dict[str, Any]) -> dict[str, Any]:
@@ -160,8 +184,8 @@ def check_state_bucket_versioned_encrypted_private(t: dict[str, Any]) -> list[st
         out.append("state bucket is not versioned")
     rules = p.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
     algos = {r.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules}
-    if not algos or not algos <= {"aws:kms", "AES256", "aws:kms:dsse"}:
-        out.append(f"state bucket encryption {algos}")
+    if algos != {"aws:kms"}:
+        out.append(f"state bucket encryption {algos}, want SSE-KMS with the state key")
     pab = p.get("PublicAccessBlockConfiguration", {})
     for key in (
         "BlockPublicAcls",
@@ -182,25 +206,15 @@ def check_state_bucket_versioned_encrypted_private(t: dict[str, Any]) -> list[st
 
 
 def check_state_bucket_denies_insecure_transport(t: dict[str, Any]) -> list[str]:
-    policies = [
-        r
-        for r in resources(t, "AWS::S3::BucketPolicy").values()
-        if r["Properties"]["Bucket"] == {"Ref": "StateBucket"}
-    ]
-    for policy in policies:
-        for st in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
-            cond = st.get("Condition", {}).get("Bool", {})
-            targets = [sub_text(r) if "Fn::Sub" in r else r for r in as_list(st.get("Resource"))]
-            if (
-                st.get("Effect") == "Deny"
-                and st.get("Principal") == "*"
-                and "s3:*" in as_list(st.get("Action"))
-                and str(cond.get("aws:SecureTransport")).lower() == "false"
-                and {"Fn::GetAtt": ["StateBucket", "Arn"]} in targets
-                and "${StateBucket.Arn}/*" in targets
-            ):
-                return []
-    return ["state bucket policy does not deny non-TLS requests to the bucket and its objects"]
+    """Evaluated: a plain-HTTP request of the deploy role itself is refused."""
+    w = World.deploy(t)
+    ok = w.decide("dev", "deploy", "s3:GetObject", w.state_object("dev"))
+    plain = w.decide(
+        "dev", "deploy", "s3:GetObject", w.state_object("dev"), {"aws:SecureTransport": "false"}
+    )
+    if not ok.allowed or plain.allowed:
+        return ["state bucket policy does not deny non-TLS requests to the state"]
+    return []
 
 
 def check_checkov_skips_have_reasons(t: dict[str, Any]) -> list[str]:
@@ -214,20 +228,13 @@ def check_checkov_skips_have_reasons(t: dict[str, Any]) -> list[str]:
 
 # ---------------------------------------------------------------- what the Terraform needs
 #
-# The roles' IAM statements are evaluated here the way IAM matches them: Action and
-# Resource patterns with `*`/`?` wildcards (fnmatch, actions case-insensitive), !Sub
-# resolved with the values below. Conditions are ignored (tag and FunctionArn conditions
-# narrow a statement further; the names below are what the patterns must admit).
+# Each needed call is evaluated with the context the Terraform's request carries
+# (`request_context`): the environment tag on what exists, the tags on what it creates
+# (provider default_tags), the boundary on the roles it writes, the service it passes a
+# role to, API Gateway as the only invoke principal.
 
-SUB_VALUES = {
-    "ProjectName": "jobs-platform",
-    "AWS::AccountId": "123456789012",
-    "AWS::Region": "us-east-1",
-    "AWS::Partition": "aws",
-    "StateBucket.Arn": "arn:aws:s3:::jobs-platform-tfstate-123456789012-us-east-1",
-    "StateKey.Arn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
-}
-ACCOUNT, REGION = SUB_VALUES["AWS::AccountId"], SUB_VALUES["AWS::Region"]
+SUB_VALUES = {"AWS::AccountId": bp.ACCOUNT, "AWS::Region": bp.REGION}
+ACCOUNT, REGION = bp.ACCOUNT, bp.REGION
 TF_FILES = [*sorted(ROOT.glob("*.tf")), *sorted(ROOT.glob("terraform/modules/*/*.tf"))]
 NAME_ATTRIBUTES = {
     "name",
@@ -243,7 +250,7 @@ NAME_ATTRIBUTES = {
 # needs, the concrete ARN for Terraform environment {env}), ...]); `{p}` is
 # `jobs-platform-{env}`, `{a}`/`{r}` the account and region. test_every_terraform_name_is_listed
 # fails when the Terraform gains a named resource or changes a name expression: add or
-# update its entry here, then make the deploy roles in bootstrap/template.yaml admit it.
+# update its entry here, then make the deploy role in bootstrap/template.yaml admit it.
 FN = "arn:aws:lambda:{r}:{a}:function:{p}"
 ESM = "arn:aws:lambda:{r}:{a}:event-source-mapping:0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 SECRET = "arn:aws:secretsmanager:{r}:{a}:secret:{p}/edge/origin-verify-AbCdEf"
@@ -476,8 +483,8 @@ TERRAFORM_NAMES: dict[tuple[str, str, str], tuple[str, list[tuple[str, str]]]] =
             ("sns:ListTagsForResource", TOPIC),
             ("sns:Subscribe", TOPIC),
             ("sns:ListSubscriptionsByTopic", TOPIC),
-            ("sns:Unsubscribe", TOPIC + ":0a1b2c3d-0000-1111-2222-333344445555"),
-            ("sns:GetSubscriptionAttributes", TOPIC + ":0a1b2c3d-0000-1111-2222-333344445555"),
+            ("sns:Unsubscribe", "*"),
+            ("sns:GetSubscriptionAttributes", "*"),
         ],
     ),
     ("terraform/modules/outbox/main.tf", "aws_iam_role.this", "name"): (
@@ -536,32 +543,87 @@ TERRAFORM_NAMES: dict[tuple[str, str, str], tuple[str, list[tuple[str, str]]]] =
     ),
 }
 
-# Unnamed resources (generated ids: scoped by tag conditions, ignored here) the deploy
-# roles must still be able to create.
+# Unnamed resources (generated ids): this environment's only by their tag.
+KEY = "arn:aws:kms:{r}:{a}:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+DISTRIBUTION = "arn:aws:cloudfront::{a}:distribution/E2ABCDEF"
 DEPLOY_UNNAMED: list[tuple[str, str]] = [
     ("kms:CreateKey", "*"),
+    ("kms:TagResource", KEY),
     ("kms:ListAliases", "*"),
-    ("kms:Decrypt", "arn:aws:kms:{r}:{a}:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
-    ("kms:CreateGrant", "arn:aws:kms:{r}:{a}:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
-    ("cloudfront:CreateDistribution", "arn:aws:cloudfront::{a}:distribution/E2ABCDEF"),
-    ("cloudfront:UpdateDistribution", "arn:aws:cloudfront::{a}:distribution/E2ABCDEF"),
+    ("kms:Decrypt", KEY),
+    ("kms:PutKeyPolicy", KEY),
+    ("kms:CreateGrant", KEY),
+    ("cloudfront:CreateDistribution", DISTRIBUTION),
+    ("cloudfront:TagResource", DISTRIBUTION),
+    ("cloudfront:GetDistribution", DISTRIBUTION),
+    ("cloudfront:UpdateDistribution", DISTRIBUTION),
+    ("cloudfront:ListTagsForResource", DISTRIBUTION),
 ]
 
-# What `terraform plan` (refresh + data sources) of {env} needs from a PR plan role.
+# What `terraform plan` (refresh + data sources) of {env} needs from its plan role.
 PLAN_NEEDS: list[tuple[str, str]] = [
     ("secretsmanager:GetRandomPassword", "*"),
     ("secretsmanager:GetSecretValue", SECRET),
     ("secretsmanager:DescribeSecret", SECRET),
-    ("kms:Decrypt", "arn:aws:kms:{r}:{a}:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+    ("kms:Decrypt", KEY),
+    ("kms:DescribeKey", KEY),
     ("logs:DescribeResourcePolicies", "*"),
-    ("logs:DescribeLogGroups", WAF_LOGS),
+    ("logs:DescribeLogGroups", "*"),
     ("cloudwatch:GetDashboard", "arn:aws:cloudwatch::{a}:dashboard/{p}"),
+    ("cloudwatch:DescribeAlarms", ALARM + "-api-5xx-rate"),
     ("wafv2:GetLoggingConfiguration", WEBACL),
     ("sns:GetTopicAttributes", TOPIC),
+    ("sns:GetSubscriptionAttributes", "*"),
     ("budgets:ViewBudget", BUDGET),
     ("pipes:DescribePipe", "arn:aws:pipes:{r}:{a}:pipe/{p}-outbox"),
     ("lambda:GetEventSourceMapping", ESM),
+    ("lambda:GetFunction", FN + "-api"),
+    ("iam:GetRole", "arn:aws:iam::{a}:role/{p}-api"),
+    ("iam:GetRolePolicy", "arn:aws:iam::{a}:role/{p}-api"),
+    ("dynamodb:DescribeTable", "arn:aws:dynamodb:{r}:{a}:table/{p}-jobs"),
+    ("dynamodb:DescribeContinuousBackups", "arn:aws:dynamodb:{r}:{a}:table/{p}-jobs"),
+    ("apigateway:GET", "arn:aws:apigateway:{r}::/apis/a1b2c3"),
+    ("apigateway:GET", "arn:aws:apigateway:{r}::/apis/a1b2c3/routes/r1"),
+    ("cloudfront:GetDistribution", DISTRIBUTION),
 ]
+
+# Creates: the new resource's tags are in the request (nothing to carry a tag yet).
+CREATES = {
+    ("kms:CreateKey", "*"),
+    ("kms:TagResource", KEY),
+    ("cloudfront:CreateDistribution", DISTRIBUTION),
+    ("cloudfront:TagResource", DISTRIBUTION),
+    ("apigateway:POST", "arn:aws:apigateway:{r}::/apis"),
+}
+ROLE_WRITES = {
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+}
+TAG_WRITES = re.compile(r":(Tag|Untag)(Resource|Role|Queue|LogGroup)$")
+
+
+def request_context(world: World, env: str, action: str, template: str) -> dict[str, ContextValue]:
+    """What the Terraform's request for `action` on `template` carries (see above)."""
+    if (action, template) in CREATES:
+        return creating(env)
+    ctx: dict[str, ContextValue] = dict(tagged(env))
+    if action in ROLE_WRITES:
+        ctx["iam:PermissionsBoundary"] = world.boundary_arn(env)
+    if action == "iam:PassRole":
+        service = "pipes" if template.endswith("-outbox-pipe") else "lambda"
+        ctx["iam:PassedToService"] = f"{service}.amazonaws.com"
+    if action == "lambda:AddPermission":
+        ctx["lambda:Principal"] = "apigateway.amazonaws.com"
+    if action.startswith("lambda:") and "EventSourceMapping" in action:
+        ctx["lambda:FunctionArn"] = _concrete(FN + "-worker", env)
+    if action == "kms:CreateGrant":
+        ctx["kms:GrantIsForAWSResource"] = "true"
+    if TAG_WRITES.search(action) or (action == "apigateway:POST" and "/tags/" in template):
+        # A later tag change (an owner renamed): never the environment tag.
+        ctx.update({"aws:RequestTag/owner": "platform", "aws:TagKeys": ["owner"]})
+    return ctx
 
 
 def terraform_names() -> dict[tuple[str, str, str], str]:
@@ -579,126 +641,119 @@ def terraform_names() -> dict[tuple[str, str, str], str]:
     return found
 
 
-def resolve(value: Any) -> str:
-    """A Resource value with !Sub / !GetAtt / !Ref resolved with SUB_VALUES."""
-    if isinstance(value, str):
-        return value
-    if "Fn::GetAtt" in value:
-        return SUB_VALUES[".".join(value["Fn::GetAtt"])]
-    if "Ref" in value:
-        return SUB_VALUES[value["Ref"]]
-    return re.sub(r"\$\{([^}]+)\}", lambda m: SUB_VALUES[m.group(1)], sub_text(value))
-
-
-def role_statements(t: dict[str, Any], role: str) -> list[dict[str, Any]]:
-    """The role's inline statements and those of the managed policies attached to it."""
-    docs = [p["PolicyDocument"] for p in t["Resources"][role]["Properties"].get("Policies", [])]
-    docs += [
-        r["Properties"]["PolicyDocument"]
-        for r in resources(t, "AWS::IAM::ManagedPolicy").values()
-        if {"Ref": role} in r["Properties"].get("Roles", [])
-    ]
-    return [st for doc in docs for st in as_list(doc["Statement"])]
-
-
-def allows(statements: list[dict[str, Any]], action: str, arn: str) -> bool:
-    return any(
-        st.get("Effect") == "Allow"
-        and any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in as_list(st["Action"]))
-        and any(fnmatch.fnmatchcase(arn, resolve(r)) for r in as_list(st["Resource"]))
-        for st in statements
-    )
-
-
 def _concrete(template: str, env: str) -> str:
-    return template.format(p=f"{SUB_VALUES['ProjectName']}-{env}", a=ACCOUNT, r=REGION)
+    return template.format(p=f"jobs-platform-{env}", a=ACCOUNT, r=REGION)
 
 
-def check_deploy_roles_manage_every_terraform_name(t: dict[str, Any]) -> list[str]:
-    """Each deploy role may act on every name its Terraform environment creates."""
+def _state_needs(
+    world: World, env: str, who: str
+) -> list[tuple[str, str, dict[str, ContextValue]]]:
+    bucket = world.stacks[env].get_att("StateBucket", "Arn")
+    prefix = {"s3:prefix": f"jobs-platform/{env}/"}
+    needs = [
+        ("s3:ListBucket", bucket, prefix),
+        ("s3:GetObject", world.state_object(env), {}),
+        ("s3:PutObject", world.state_object(env, "terraform.tfstate.tflock"), {}),
+        ("s3:DeleteObject", world.state_object(env, "terraform.tfstate.tflock"), {}),
+        ("kms:Decrypt", world.state_key(env), {}),
+        ("kms:GenerateDataKey", world.state_key(env), {}),
+    ]
+    if who == "deploy":
+        needs += [
+            ("s3:PutObject", world.state_object(env), {}),
+            ("kms:Encrypt", world.state_key(env), {}),
+        ]
+    return needs
+
+
+def check_deploy_role_manages_every_terraform_name(t: dict[str, Any]) -> list[str]:
+    """Each environment's deploy role may make every call its Terraform makes."""
     out = []
-    for role, env in DEPLOY_ROLES.items():
-        if role not in t["Resources"]:
-            continue  # check_deploy_role_trust reports a missing role
-        stmts = role_statements(t, role)
-        needs = [n for _, ns in TERRAFORM_NAMES.values() for n in ns] + DEPLOY_UNNAMED
+    world = World.deploy(t)
+    needs = [n for _, ns in TERRAFORM_NAMES.values() for n in ns] + DEPLOY_UNNAMED
+    for env in ENVIRONMENTS:
         for action, template in needs:
             arn = _concrete(template, env)
-            if not allows(stmts, action, arn):
-                out.append(f"{role}: {action} not allowed on {arn}")
+            decision = world.decide(
+                env, "deploy", action, arn, request_context(world, env, action, template)
+            )
+            if not decision.allowed:
+                out.append(f"{env} deploy: {action} on {arn}: {decision}")
+        for action, arn, ctx in _state_needs(world, env, "deploy"):
+            decision = world.decide(env, "deploy", action, arn, ctx)
+            if not decision.allowed:
+                out.append(f"{env} deploy: {action} on {arn}: {decision}")
     return out
 
 
-def check_plan_roles_can_plan(t: dict[str, Any]) -> list[str]:
-    """Each PR plan role can refresh its environment and read the plan-time data sources."""
+def check_plan_role_can_plan(t: dict[str, Any]) -> list[str]:
+    """Each plan role can refresh its environment and read the plan-time data sources."""
     out = []
-    for role, env in PLAN_ROLES.items():
-        stmts = role_statements(t, role)
+    world = World.deploy(t)
+    for env in ENVIRONMENTS:
         for action, template in PLAN_NEEDS:
             arn = _concrete(template, env)
-            if not allows(stmts, action, arn):
-                out.append(f"{role}: {action} not allowed on {arn}")
+            decision = world.decide(
+                env, "plan", action, arn, request_context(world, env, action, template)
+            )
+            if not decision.allowed:
+                out.append(f"{env} plan: {action} on {arn}: {decision}")
+        for action, arn, ctx in _state_needs(world, env, "plan"):
+            decision = world.decide(env, "plan", action, arn, ctx)
+            if not decision.allowed:
+                out.append(f"{env} plan: {action} on {arn}: {decision}")
     return out
 
 
-def check_no_pr_role_reads_prod(t: dict[str, Any]) -> list[str]:
-    """Pull-request tokens run the PR branch's code: no PR role reads prod state or secrets."""
+def check_break_glass_role_reaches_the_state(t: dict[str, Any]) -> list[str]:
+    world = World.deploy(t)
     out = []
-    for name in resources(t, "AWS::IAM::Role"):
-        if not name.startswith("PlanRole"):
-            continue
-        stmts = role_statements(t, name)
-        prod_state = f"{SUB_VALUES['StateBucket.Arn']}/jobs-platform/prod/terraform.tfstate"
-        prod_secret = _concrete(SECRET, "prod")
-        if allows(stmts, "s3:GetObject", prod_state):
-            out.append(f"{name}: reads the prod state")
-        if allows(stmts, "secretsmanager:GetSecretValue", prod_secret):
-            out.append(f"{name}: reads the prod origin-verify secret")
+    for action, resource in (
+        ("s3:GetObject", world.state_object("prod")),
+        ("kms:Decrypt", world.state_key("prod")),
+    ):
+        if not world.decide("prod", "breakglass", action, resource).allowed:
+            out.append(f"break-glass role: {action} on the prod state refused")
     return out
 
 
 # IAM quotas (characters, whitespace not counted): a role's inline policies together
-# 10,240; one managed policy 6,144.
-INLINE_LIMIT, MANAGED_LIMIT = 10_240, 6_144
+# 10,240; one managed policy 6,144; 10 managed policies per role.
+INLINE_LIMIT, MANAGED_LIMIT, MANAGED_PER_ROLE = 10_240, 6_144, 10
 
 
 def _policy_size(doc: dict[str, Any]) -> int:
-    def walk(v: Any) -> Any:
-        if isinstance(v, dict) and ({"Fn::Sub", "Fn::GetAtt", "Ref"} & set(v)):
-            return resolve(v) if "Fn::If" not in v else "x" * 90
-        if isinstance(v, dict):
-            return {k: walk(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        return v
-
-    return len(re.sub(r"\s", "", json.dumps(walk(doc), separators=(",", ":"))))
+    return len(re.sub(r"\s", "", json.dumps(doc, separators=(",", ":"))))
 
 
 def check_policy_sizes(t: dict[str, Any]) -> list[str]:
     out = []
-    for name, role in resources(t, "AWS::IAM::Role").items():
-        size = sum(
-            _policy_size(p["PolicyDocument"]) for p in role["Properties"].get("Policies", [])
-        )
+    s = bp.stack("staging", t)  # the longest environment name of the examples
+    for name in resources(t, "AWS::IAM::Role"):
+        props = s.resource(name)
+        size = sum(_policy_size(p["PolicyDocument"]) for p in props.get("Policies", []))
         if size > INLINE_LIMIT:
             out.append(f"{name}: inline policies {size} > {INLINE_LIMIT} characters")
-    for name, pol in resources(t, "AWS::IAM::ManagedPolicy").items():
-        size = _policy_size(pol["Properties"]["PolicyDocument"])
+        if len(props.get("ManagedPolicyArns", [])) > MANAGED_PER_ROLE:
+            out.append(f"{name}: more than {MANAGED_PER_ROLE} managed policies")
+    for name in resources(t, "AWS::IAM::ManagedPolicy"):
+        size = _policy_size(s.managed_policy(name))
         if size > MANAGED_LIMIT:
             out.append(f"{name}: {size} > {MANAGED_LIMIT} characters")
     return out
 
 
 CHECKS: list[Callable[[dict[str, Any]], list[str]]] = [
-    check_deploy_role_trust,
-    check_plan_roles_read_only,
+    check_role_trust,
+    check_prod_plan_role_never_trusts_pull_requests,
+    check_plan_role_read_only,
+    check_plan_role_reads_no_other_secret,
     check_state_bucket_versioned_encrypted_private,
     check_state_bucket_denies_insecure_transport,
     check_checkov_skips_have_reasons,
-    check_deploy_roles_manage_every_terraform_name,
-    check_plan_roles_can_plan,
-    check_no_pr_role_reads_prod,
+    check_deploy_role_manages_every_terraform_name,
+    check_plan_role_can_plan,
+    check_break_glass_role_reaches_the_state,
     check_policy_sizes,
 ]
 
@@ -715,13 +770,62 @@ def test_template_holds(
     assert check(template) == []
 
 
-def test_outputs_name_the_bucket_and_every_role(template: dict[str, Any]) -> None:
+def test_one_deploy_role_and_one_plan_role(template: dict[str, Any]) -> None:
+    assert set(resources(template, "AWS::IAM::Role")) == set(ROLES)
+
+
+def test_outputs_name_the_bucket_roles_and_boundary(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert outputs["StateBucketName"]["Value"] == {"Ref": "StateBucket"}
-    roles = {n for n in template["Resources"] if n.startswith(("DeployRole", "PlanRole"))}
-    assert {
-        o["Value"]["Fn::GetAtt"][0] for o in outputs.values() if "Fn::GetAtt" in o["Value"]
-    } >= roles
+    assert outputs["DeployRoleArn"]["Value"] == {"Fn::GetAtt": ["DeployRole", "Arn"]}
+    assert outputs["PlanRoleArn"]["Value"] == {"Fn::GetAtt": ["PlanRole", "Arn"]}
+    assert outputs["PermissionsBoundaryArn"]["Value"] == {"Ref": "PermissionsBoundary"}
+
+
+def test_state_policies_name_the_roles_this_stack_creates(template: dict[str, Any]) -> None:
+    """The bucket and key policies spell the roles' ARNs out (a GetAtt would be a cycle
+    for the key): they must be exactly the ARNs CloudFormation gives the roles."""
+    for env in ENVIRONMENTS:
+        s = bp.stack(env, template)
+        want = sorted(
+            [s.role_arn("DeployRole"), s.role_arn("PlanRole"), bp.COMMON["BreakGlassRoleArn"]]
+        )
+        bucket = s.bucket_policy("StateBucket")["Statement"]
+        deny = next(
+            st for st in bucket if st["Sid"] == "DenyStateAccessToAllButThisEnvironmentsRoles"
+        )
+        assert sorted(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == want
+        key = next(
+            st for st in s.key_policy("StateKey")["Statement"] if st["Sid"] == "StateRolesUseTheKey"
+        )
+        assert sorted(key["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == want
+
+
+def test_without_a_break_glass_role_only_the_stack_roles_reach_the_state(
+    template: dict[str, Any],
+) -> None:
+    world = World.deploy(template, BreakGlassRoleArn="")
+    assert world.decide("prod", "deploy", "s3:GetObject", world.state_object("prod")).allowed
+    assert not world.decide(
+        "prod", "breakglass", "s3:GetObject", world.state_object("prod")
+    ).allowed
+
+
+def test_names_fit_the_limits() -> None:
+    """The longest project and environment names the parameters allow still give valid
+    bucket names (63 characters)."""
+    t = load_template()
+    project_max = (
+        int(re.search(r"\{1,(\d+)\}", t["Parameters"]["ProjectName"]["AllowedPattern"]).group(1))
+        + 2
+    )
+    env_max = (
+        int(re.search(r"\{1,(\d+)\}", t["Parameters"]["Environment"]["AllowedPattern"]).group(1))
+        + 1
+    )
+    s = bp.stack("dev", t, ProjectName="p" * project_max, Environment="e" * env_max)
+    for bucket in ("StateBucket", "AccessLogBucket"):
+        assert len(s.ref(bucket)) <= 63, s.ref(bucket)
 
 
 def test_every_terraform_name_is_listed() -> None:
@@ -747,25 +851,51 @@ def _trust(t: dict[str, Any], role: str) -> dict[str, Any]:
 
 
 def _wildcard_sub(t: dict[str, Any]) -> None:
-    cond = _trust(t, "DeployRoleProduction")["Condition"]
-    cond["StringLike"] = {f"{OIDC}:sub": cond.pop("StringEquals").pop(f"{OIDC}:sub")}
-    cond["StringLike"][f"{OIDC}:sub"] = {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:*"}
+    cond = _trust(t, "DeployRole")["Condition"]
+    cond["StringLike"] = {f"{OIDC}:sub": {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:*"}}
+    cond["StringEquals"].pop(f"{OIDC}:sub")
 
 
-def _other_env(t: dict[str, Any]) -> None:
-    _trust(t, "DeployRoleProduction")["Condition"]["StringEquals"][f"{OIDC}:sub"] = {
-        "Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:environment:staging"
+def _plan_trusts_any_repo_token(t: dict[str, Any]) -> None:
+    _trust(t, "PlanRole")["Condition"]["StringEquals"][f"{OIDC}:sub"] = {
+        "Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:pull_request"
     }
 
 
 def _drop_aud(t: dict[str, Any]) -> None:
-    _trust(t, "DeployRoleStaging")["Condition"]["StringEquals"].pop(f"{OIDC}:aud")
+    _trust(t, "DeployRole")["Condition"]["StringEquals"].pop(f"{OIDC}:aud")
+
+
+def _drop_prod_rule(t: dict[str, Any]) -> None:
+    t.pop("Rules")
+
+
+def _statement(t: dict[str, Any], resource: str, sid: str) -> dict[str, Any]:
+    props = t["Resources"][resource]["Properties"]
+    docs = [p["PolicyDocument"] for p in props.get("Policies", [])] or [props["PolicyDocument"]]
+    return next(s for d in docs for s in d["Statement"] if s.get("Sid") == sid)
 
 
 def _plan_role_writes(t: dict[str, Any]) -> None:
-    policy = t["Resources"]["PlanRoleStaging"]["Properties"]["Policies"][0]["PolicyDocument"]
-    policy["Statement"].append(
-        {"Effect": "Allow", "Action": "lambda:UpdateFunctionCode", "Resource": "*"}
+    _statement(t, "PlanDescribePolicy", "DescribeByName")["Action"].append(
+        "lambda:UpdateFunctionCode"
+    )
+
+
+def _plan_reads_distribution_config(t: dict[str, Any]) -> None:
+    _statement(t, "PlanDescribePolicy", "DescribeByTag")["Action"].append(
+        "cloudfront:GetDistributionConfig"
+    )
+
+
+def _plan_reads_any_secret(t: dict[str, Any]) -> None:
+    t["Resources"]["PlanDescribePolicy"]["Properties"]["PolicyDocument"]["Statement"].append(
+        {
+            "Sid": "AnySecret",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "*",
+        }
     )
 
 
@@ -782,42 +912,48 @@ def _skip_without_reason(t: dict[str, Any]) -> None:
     t["Resources"]["AccessLogBucket"]["Metadata"]["checkov"]["skip"][0]["comment"] = ""
 
 
-def _statement(t: dict[str, Any], resource: str, sid: str) -> dict[str, Any]:
-    props = t["Resources"][resource]["Properties"]
-    docs = [p["PolicyDocument"] for p in props.get("Policies", [])] or [props["PolicyDocument"]]
-    return next(s for d in docs for s in d["Statement"] if s.get("Sid") == sid)
-
-
 def _dashboard_pattern_needs_a_dash(t: dict[str, Any]) -> None:
     # The original bug: `<project>-<env>-*` does not admit the dashboard `<project>-<env>`.
     dashboards = "arn:${AWS::Partition}:cloudwatch::${AWS::AccountId}:dashboard"
-    _statement(t, "DeployEdgePolicyStaging", "DashboardsOfThisEnvironment")["Resource"] = {
-        "Fn::Sub": dashboards + "/${ProjectName}-staging-*"
+    _statement(t, "DeployEdgePolicy", "DashboardsOfThisEnvironment")["Resource"] = {
+        "Fn::Sub": dashboards + "/${ProjectName}-${Environment}-*"
     }
+
+
+def _api_create_needs_an_existing_tag(t: dict[str, Any]) -> None:
+    st = _statement(t, "DeployEdgePolicy", "HttpApisCreateTaggedForThisEnvironment")
+    st["Condition"] = {"StringEquals": {"aws:ResourceTag/environment": {"Ref": "Environment"}}}
 
 
 def _drop_random_password(t: dict[str, Any]) -> None:
-    st = _statement(t, "PlanRoleStaging", "RandomPasswordForTheEdgeDataSource")
-    st["Action"] = "secretsmanager:DescribeSecret"
+    st = _statement(t, "PlanDescribePolicy", "NoResourceLevelPermissions")
+    st["Action"].remove("secretsmanager:GetRandomPassword")
 
 
-def _plan_role_reads_prod(t: dict[str, Any]) -> None:
-    _statement(t, "PlanRoleStaging", "ReadOwnState")["Resource"] = {
-        "Fn::Sub": "${StateBucket.Arn}/${ProjectName}/*"
-    }
+def _break_glass_dropped_from_bucket_policy(t: dict[str, Any]) -> None:
+    st = _statement(t, "StateBucketPolicy", "DenyStateAccessToAllButThisEnvironmentsRoles")
+    st["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] = st["Condition"]["ArnNotEquals"][
+        "aws:PrincipalArn"
+    ]["Fn::If"][2]
 
 
 def _oversized_managed_policy(t: dict[str, Any]) -> None:
-    st = _statement(t, "DeployEdgePolicyDev", "HttpApis")
+    st = _statement(t, "DeployEdgePolicy", "HttpApisTaggedForThisEnvironment")
     st["Action"] = [f"apigateway:Verb{i:04d}" for i in range(400)]
 
 
 MUTATIONS = [
-    ("wildcard-sub", check_deploy_role_trust, _wildcard_sub),
-    ("prod-role-trusts-staging", check_deploy_role_trust, _other_env),
-    ("no-aud", check_deploy_role_trust, _drop_aud),
-    ("missing-dev-role", check_deploy_role_trust, lambda t: t["Resources"].pop("DeployRoleDev")),
-    ("plan-role-writes", check_plan_roles_read_only, _plan_role_writes),
+    ("wildcard-sub", check_role_trust, _wildcard_sub),
+    ("prod-plan-role-trusts-pull-requests", check_role_trust, _plan_trusts_any_repo_token),
+    ("no-aud", check_role_trust, _drop_aud),
+    ("no-prod-rule", check_prod_plan_role_never_trusts_pull_requests, _drop_prod_rule),
+    ("plan-role-writes", check_plan_role_read_only, _plan_role_writes),
+    (
+        "plan-reads-distribution-config",
+        check_plan_role_reads_no_other_secret,
+        _plan_reads_distribution_config,
+    ),
+    ("plan-reads-any-secret", check_plan_role_reads_no_other_secret, _plan_reads_any_secret),
     (
         "unversioned",
         check_state_bucket_versioned_encrypted_private,
@@ -842,11 +978,20 @@ MUTATIONS = [
     ("skip-without-reason", check_checkov_skips_have_reasons, _skip_without_reason),
     (
         "dashboard-pattern-needs-dash",
-        check_deploy_roles_manage_every_terraform_name,
+        check_deploy_role_manages_every_terraform_name,
         _dashboard_pattern_needs_a_dash,
     ),
-    ("plan-role-no-random-password", check_plan_roles_can_plan, _drop_random_password),
-    ("plan-role-reads-prod-state", check_no_pr_role_reads_prod, _plan_role_reads_prod),
+    (
+        "api-create-needs-existing-tag",
+        check_deploy_role_manages_every_terraform_name,
+        _api_create_needs_an_existing_tag,
+    ),
+    ("plan-role-no-random-password", check_plan_role_can_plan, _drop_random_password),
+    (
+        "break-glass-not-in-bucket-policy",
+        check_break_glass_role_reaches_the_state,
+        _break_glass_dropped_from_bucket_policy,
+    ),
     ("managed-policy-too-big", check_policy_sizes, _oversized_managed_policy),
 ]
 

@@ -35,7 +35,7 @@ data "aws_secretsmanager_random_password" "origin_verify" {
 }
 
 resource "aws_secretsmanager_secret" "origin_verify" {
-  # checkov:skip=CKV2_AWS_57:Rotation is a Terraform change (bump origin_verify_secret_version): CloudFront's header must change in the same apply, which a rotation Lambda cannot do; the authorizer accepts AWSCURRENT and AWSPREVIOUS during the switch.
+  # checkov:skip=CKV2_AWS_57:Rotation is a Terraform change (origin_verify_secret_version in the environment's tfvars): CloudFront's header must change in the same apply, which a rotation Lambda cannot do; scripts/origin_secret.py then revokes AWSPREVIOUS (docs/deploying.md).
   name                    = "${var.name}/edge/origin-verify"
   description             = "${var.name}: value of the ${var.origin_verify_header_name} header CloudFront sends to the HTTP API; the authorizer refuses requests without it."
   kms_key_id              = var.secret_kms_key_arn

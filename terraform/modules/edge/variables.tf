@@ -105,6 +105,17 @@ variable "rate_limit_per_5_minutes" {
   }
 }
 
+variable "rate_limit_per_api_key_per_5_minutes" {
+  description = "WAF rate-based rule keyed on the x-api-key header: requests per API key in any 5-minute window before WAF answers 429 (AWS minimum 10). Requests without the header are not counted by it (the per-IP rule still is)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.rate_limit_per_api_key_per_5_minutes >= 10 && var.rate_limit_per_api_key_per_5_minutes <= 2000000000 && floor(var.rate_limit_per_api_key_per_5_minutes) == var.rate_limit_per_api_key_per_5_minutes
+    error_message = "rate_limit_per_api_key_per_5_minutes must be a whole number between 10 (the AWS WAF minimum) and 2000000000."
+  }
+}
+
 variable "common_rule_set_count_rules" {
   description = "Rules of AWSManagedRulesCommonRuleSet switched from block to count. SizeRestrictions_BODY is in by default: it blocks bodies over 8 KB, and the API accepts up to 64 KiB (it answers 413 itself)."
   type        = list(string)

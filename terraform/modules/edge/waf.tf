@@ -14,8 +14,11 @@ locals {
     "known-bad-inputs" = { priority = 40, rule_group = "AWSManagedRulesKnownBadInputsRuleSet", count_rules = [] }
   }
 
+  # The header clients send their API key in (the authorizer's API_KEY_HEADER).
+  api_key_header = "x-api-key"
+
   # Never logged: the client's API key and the origin-verify secret.
-  redacted_headers = ["x-api-key", var.origin_verify_header_name]
+  redacted_headers = [local.api_key_header, var.origin_verify_header_name]
 }
 
 data "aws_iam_policy_document" "waf_logs_kms" {
@@ -139,6 +142,17 @@ resource "aws_wafv2_web_acl" "this" {
     })
   }
 
+  custom_response_body {
+    key          = "rate-limited-per-key"
+    content_type = "APPLICATION_JSON"
+    content = jsonencode({
+      type   = "about:blank"
+      title  = "Too Many Requests"
+      status = 429
+      detail = "Request rate limit exceeded for this API key; retry later."
+    })
+  }
+
   rule {
     name     = "rate-limit-per-ip"
     priority = 20
@@ -168,6 +182,54 @@ resource "aws_wafv2_web_acl" "this" {
     visibility_config {
       cloudwatch_metrics_enabled = true
       metric_name                = "${var.name}-rate-limit-per-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # Per API key, wherever the requests come from: one tenant (or one leaked key) spread
+  # over many IPs is still one key. WAF aggregates on the raw header value and never logs
+  # it (x-api-key is redacted in the logging configuration). Requests without the header
+  # are not counted here; the per-IP rule above counts them.
+  rule {
+    name     = "rate-limit-per-api-key"
+    priority = 25
+
+    action {
+      block {
+        custom_response {
+          response_code            = 429
+          custom_response_body_key = "rate-limited-per-key"
+
+          response_header {
+            name  = "retry-after"
+            value = "60"
+          }
+        }
+      }
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = var.rate_limit_per_api_key_per_5_minutes
+        aggregate_key_type    = "CUSTOM_KEYS"
+        evaluation_window_sec = 300
+
+        custom_key {
+          header {
+            name = local.api_key_header
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-rate-limit-per-api-key"
       sampled_requests_enabled   = true
     }
   }

@@ -202,3 +202,14 @@ variable "duration_alarm_timeout_ratio" {
     error_message = "duration_alarm_timeout_ratio must be in (0, 1]: a fraction of timeout_seconds."
   }
 }
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary the role carries (the bootstrap stack's PermissionsBoundary: the deploy role may create no role without it); null: none (a caller without the bootstrap guardrails)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN (arn:aws:iam::<account>:policy/...) or null."
+  }
+}

@@ -28,9 +28,10 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = "${var.name}-pipe"
-  description        = "Role of the ${var.name} pipe (table stream -> queue)"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  name                 = "${var.name}-pipe"
+  description          = "Role of the ${var.name} pipe (table stream -> queue)"
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

@@ -94,3 +94,14 @@ variable "maximum_retry_attempts" {
     error_message = "maximum_retry_attempts must be between 0 and 10000 (-1, retry forever, would let a record expire unseen)."
   }
 }
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary the role carries (the bootstrap stack's PermissionsBoundary: the deploy role may create no role without it); null: none (a caller without the bootstrap guardrails)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN (arn:aws:iam::<account>:policy/...) or null."
+  }
+}

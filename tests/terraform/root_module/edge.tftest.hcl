@@ -68,6 +68,28 @@ run "waf_rate_limit_below_the_aws_minimum_is_rejected" {
   expect_failures = [var.waf_rate_limit_per_5_minutes]
 }
 
+run "per_key_rate_limit_below_the_aws_minimum_is_rejected" {
+  command = plan
+
+  variables {
+    environment                              = "staging"
+    waf_rate_limit_per_api_key_per_5_minutes = 9
+  }
+
+  expect_failures = [var.waf_rate_limit_per_api_key_per_5_minutes]
+}
+
+run "origin_verify_secret_version_must_be_a_whole_number" {
+  command = plan
+
+  variables {
+    environment                  = "staging"
+    origin_verify_secret_version = 1.5
+  }
+
+  expect_failures = [var.origin_verify_secret_version]
+}
+
 run "staging_with_the_edge_guards_every_route_and_reads_the_secret" {
   command = plan
 

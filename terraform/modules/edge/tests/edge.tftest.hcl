@@ -29,6 +29,8 @@ variables {
   origin_domain_name       = "abc123.execute-api.eu-west-1.amazonaws.com"
   secret_kms_key_arn       = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   rate_limit_per_5_minutes = 500
+
+  rate_limit_per_api_key_per_5_minutes = 300
 }
 
 run "web_acl_is_cloudfront_scoped_with_managed_groups_and_rate_rule" {
@@ -41,9 +43,9 @@ run "web_acl_is_cloudfront_scoped_with_managed_groups_and_rate_rule" {
 
   assert {
     condition = toset([for r in aws_wafv2_web_acl.this.rule : r.name]) == toset([
-      "rate-limit-per-ip", "ip-reputation", "common-rule-set", "known-bad-inputs",
+      "rate-limit-per-ip", "rate-limit-per-api-key", "ip-reputation", "common-rule-set", "known-bad-inputs",
     ])
-    error_message = "The web ACL must have the rate rule and the three AWS managed rule groups."
+    error_message = "The web ACL must have the two rate rules and the three AWS managed rule groups."
   }
 
   assert {
@@ -58,21 +60,34 @@ run "web_acl_is_cloudfront_scoped_with_managed_groups_and_rate_rule" {
   }
 
   assert {
-    condition = one(flatten([
+    condition = flatten([
       for r in aws_wafv2_web_acl.this.rule : [
-        for s in r.statement : [for b in s.rate_based_statement : b.limit]
-      ]
-    ])) == 500
-    error_message = "The rate-based rule must use rate_limit_per_5_minutes."
+        for s in r.statement : [for b in s.rate_based_statement : [b.limit, b.aggregate_key_type]]
+      ] if r.name == "rate-limit-per-ip"
+    ]) == [500, "IP"]
+    error_message = "The per-IP rule must aggregate by client IP with rate_limit_per_5_minutes."
   }
 
   assert {
-    condition = one(flatten([
+    condition = flatten([
       for r in aws_wafv2_web_acl.this.rule : [
-        for s in r.statement : [for b in s.rate_based_statement : b.aggregate_key_type]
-      ]
-    ])) == "IP"
-    error_message = "The rate-based rule must aggregate by client IP."
+        for s in r.statement : [
+          for b in s.rate_based_statement : [
+            b.limit, b.aggregate_key_type, [for k in b.custom_key : [for h in k.header : h.name]],
+          ]
+        ]
+      ] if r.name == "rate-limit-per-api-key"
+    ]) == [300, "CUSTOM_KEYS", "x-api-key"]
+    error_message = "The per-key rule must aggregate on the x-api-key header with rate_limit_per_api_key_per_5_minutes."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for r in aws_wafv2_web_acl.this.rule : [
+        for a in r.action : [for b in a.block : [for c in b.custom_response : c.response_code == 429]]
+      ] if startswith(r.name, "rate-limit-")
+    ]))
+    error_message = "Both rate rules answer 429."
   }
 
   assert {
@@ -190,6 +205,16 @@ run "rate_limit_below_the_aws_minimum_is_rejected" {
   }
 
   expect_failures = [var.rate_limit_per_5_minutes]
+}
+
+run "per_key_rate_limit_below_the_aws_minimum_is_rejected" {
+  command = plan
+
+  variables {
+    rate_limit_per_api_key_per_5_minutes = 9
+  }
+
+  expect_failures = [var.rate_limit_per_api_key_per_5_minutes]
 }
 
 run "origin_with_a_scheme_is_rejected" {

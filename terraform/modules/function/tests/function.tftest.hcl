@@ -50,6 +50,7 @@ variables {
   sqs_event_source = {
     queue_arn = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs"
   }
+  permissions_boundary_arn = "arn:aws:iam::123456789012:policy/bootstrap/jobs-platform-boundary-test"
 }
 
 run "function_is_arm64_traced_and_logs_to_its_own_group" {
@@ -112,6 +113,21 @@ run "function_is_arm64_traced_and_logs_to_its_own_group" {
     condition     = aws_iam_role.this.name == "jobs-platform-test-worker"
     error_message = "One role per function, named after it."
   }
+
+  assert {
+    condition     = aws_iam_role.this.permissions_boundary == var.permissions_boundary_arn
+    error_message = "The role carries the environment's permissions boundary (the deploy role creates no role without it)."
+  }
+}
+
+run "rejects_a_boundary_that_is_not_a_policy_arn" {
+  command = plan
+
+  variables {
+    permissions_boundary_arn = "jobs-platform-boundary-test"
+  }
+
+  expect_failures = [var.permissions_boundary_arn]
 }
 
 run "sqs_event_source_reports_batch_item_failures" {

@@ -29,11 +29,12 @@ mock_provider "aws" {
 }
 
 variables {
-  name                  = "jobs-platform-test-outbox"
-  source_stream_arn     = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs-platform-test-jobs/stream/2024-01-01T00:00:00.000"
-  target_queue_arn      = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs"
-  kms_key_arn           = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-  dead_letter_queue_arn = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs-dlq"
+  name                     = "jobs-platform-test-outbox"
+  source_stream_arn        = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs-platform-test-jobs/stream/2024-01-01T00:00:00.000"
+  target_queue_arn         = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs"
+  kms_key_arn              = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  dead_letter_queue_arn    = "arn:aws:sqs:us-east-1:123456789012:jobs-platform-test-jobs-dlq"
+  permissions_boundary_arn = "arn:aws:iam::123456789012:policy/bootstrap/jobs-platform-boundary-test"
 }
 
 run "failing_records_are_retried_a_bounded_number_of_times_then_dead_lettered" {
@@ -89,6 +90,11 @@ run "pipe_forwards_new_jobs_from_the_stream_to_the_queue" {
   assert {
     condition     = aws_iam_role.this.name == "jobs-platform-test-outbox-pipe"
     error_message = "The pipe's role is <name>-pipe."
+  }
+
+  assert {
+    condition     = aws_iam_role.this.permissions_boundary == var.permissions_boundary_arn
+    error_message = "The pipe's role carries the environment's permissions boundary."
   }
 }
 
