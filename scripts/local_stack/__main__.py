@@ -209,7 +209,14 @@ class LocalStack:
                     pollers = min(int(limit or self.concurrency), self._concurrency(function_name))
                     for _ in range(pollers):
                         self.pollers.append(
-                            QueuePoller(sqs, mapping, self.invoke, log_gateway, record=record)
+                            QueuePoller(
+                                sqs,
+                                mapping,
+                                self.invoke,
+                                log_gateway,
+                                record=record,
+                                lambda_client=self._client("lambda"),
+                            )
                         )
         for poller in self.pollers:
             poller.start()

@@ -229,8 +229,14 @@ class QueuePoller(StoppableThread):
         invoke: Any,
         log: Any,
         record: Recorder | None = None,
+        lambda_client: Any = None,
     ) -> None:
         super().__init__(name=f"esm:{mapping['UUID']}", record=record)
+        # Read again while running: a mapping disabled with UpdateEventSourceMapping stops
+        # polling (its messages wait in the queue), as Lambda does, until enabled again.
+        self.lambda_client = lambda_client
+        self.uuid = mapping["UUID"]
+        self.state_checked = time.monotonic()
         self.sqs, self.invoke, self.log = sqs, invoke, log
         self.function_name = mapping["FunctionArn"].rsplit(":", 1)[1]
         self.queue_arn = mapping["EventSourceArn"]
@@ -318,10 +324,21 @@ class QueuePoller(StoppableThread):
             )
         return len(messages)
 
+    def refresh_state(self, every: float = 1.0) -> None:
+        if self.lambda_client is None or time.monotonic() - self.state_checked < every:
+            return
+        self.state_checked = time.monotonic()
+        mapping = self.lambda_client.get_event_source_mapping(UUID=self.uuid)
+        self.enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
+
     def run(self) -> None:
         while not self.stopping.is_set():
+            try:
+                self.refresh_state()
+            except Exception as exc:  # noqa: BLE001 - keep the last known state
+                self.log(f"esm: reading the mapping failed: {exc}")
             if not self.enabled:
-                self.stopping.wait(1)
+                self.stopping.wait(0.5)
                 continue
             try:
                 self.process_once()
