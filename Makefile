@@ -29,7 +29,7 @@ TENANT ?= smoke
 PIP_QUIET = 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
 .PHONY: help venv tools package local smoke test lint fmt bench cost preflight plan apply drift \
-	outputs providers-lock backend-config api-key clean
+	outputs providers-lock backend-config api-key clean load redrive faults
 
 help: ## List the targets (ENV=: the environment a target acts on, by default)
 	@awk -F'## ' ' \
@@ -82,6 +82,18 @@ fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff format lambdas scripts tests benchmarks policies
 	$(VENV)/bin/ruff check --fix lambdas scripts tests benchmarks policies
 	terraform fmt -recursive
+
+LOAD_DURATION ?= 60
+LOAD_CLIENTS ?= 32
+load: venv ## Bounded load run against the running local stack (LOAD_DURATION=60 s, LOAD_CLIENTS=32; loopback only)
+	$(PY) -m scripts.load --duration $(LOAD_DURATION) --clients $(LOAD_CLIENTS) $(LOAD_ARGS)
+
+redrive: venv ## List the jobs DLQ's messages with their jobs (dry run); REDRIVE_ARGS=--apply moves them back
+	$(PY) -m scripts.redrive $(REDRIVE_ARGS)
+
+faults: package ## Run the fault table (local stack and DynamoDB Local) and print it
+	$(PY) -m pytest tests/race/test_fault_table.py -p no:benchmark -q $(PYTEST_ARGS)
+	@cat dist/fault-table.txt
 
 bench: package ## The api handler against its peers (cold and warm), one table + dist/bench.json (BENCH_ARGS=...)
 	$(PY) -m benchmarks $(BENCH_ARGS)

@@ -23,20 +23,38 @@ locals {
     stack = local.name_prefix
   }
 
-  # docs/architecture.md "Routes": the single statement of the HTTP routes. The api
-  # handler's ROUTES table uses the same route keys (a contract test compares both).
-  routes = {
-    "GET /health"                      = { function = "api", authorized = false }
-    "POST /v1/jobs"                    = { function = "api", authorized = true }
-    "GET /v1/jobs"                     = { function = "api", authorized = true }
-    "GET /v1/jobs/{job_id}"            = { function = "api", authorized = true }
-    "DELETE /v1/jobs/{job_id}"         = { function = "api", authorized = true }
-    "GET /v1/usage"                    = { function = "api", authorized = true }
-    "PUT /v1/sessions/{session_id}"    = { function = "api", authorized = true }
-    "GET /v1/sessions/{session_id}"    = { function = "api", authorized = true }
-    "DELETE /v1/sessions/{session_id}" = { function = "api", authorized = true }
-    "$default"                         = { function = "api", authorized = true }
-  }
+  # The HTTP routes come from the OpenAPI document, their one statement (docs/architecture.md
+  # "Routes"): each operation is a route "<METHOD> <path>" to the function its
+  # `x-jobs-platform-function` names; `security: []` means no API key. The document's
+  # `x-jobs-platform-default-route` is `$default`. The api handler's route table is
+  # checked against the same document (tests/contract/test_openapi.py).
+  openapi = yamldecode(file("${path.module}/openapi.yaml"))
+  # The longest a job of an enabled type may run: the worker's timeout must cover it
+  # (a validation of worker_timeout_seconds), or a slow job could never finish.
+  longest_job_seconds = max([
+    for name, job_type in local.openapi["x-jobs-platform-job-types"] :
+    job_type.max_duration_seconds if var.enable_test_job_types || !job_type.test_only
+  ]...)
+  http_methods = ["get", "put", "post", "delete", "patch", "head", "options"]
+  routes = merge(
+    {
+      for operation in flatten([
+        for path, item in local.openapi.paths : [
+          for method, spec in item : {
+            key        = "${upper(method)} ${path}"
+            function   = spec["x-jobs-platform-function"]
+            authorized = length(try(spec.security, local.openapi.security)) > 0
+          } if contains(local.http_methods, method)
+        ]
+      ]) : operation.key => { function = operation.function, authorized = operation.authorized }
+    },
+    {
+      "$default" = {
+        function   = local.openapi["x-jobs-platform-default-route"].function
+        authorized = local.openapi["x-jobs-platform-default-route"].authorized
+      }
+    },
+  )
 
   # docs/architecture.md "Edge": the header CloudFront adds with the origin-verify secret
   # (the authorizer's ORIGIN_VERIFY_HEADER; a contract test compares both).

@@ -134,6 +134,13 @@ variable "worker_timeout_seconds" {
     condition     = var.worker_timeout_seconds >= 1 && var.worker_timeout_seconds <= 900
     error_message = "worker_timeout_seconds must be between 1 and 900."
   }
+
+  validation {
+    # Where the tfvars meet the code: the job types' declared maximum durations
+    # (openapi.yaml x-jobs-platform-job-types, checked against jobs_platform.job_types).
+    condition     = var.worker_timeout_seconds >= local.longest_job_seconds + 1
+    error_message = "worker_timeout_seconds must be at least the longest enabled job type's max duration (openapi.yaml x-jobs-platform-job-types) + 1 s to read, claim and finish it; raise it, or disable the test job types."
+  }
 }
 
 variable "memory_mb" {

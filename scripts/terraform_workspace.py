@@ -3,10 +3,11 @@
 - `terraform_cli_env`: the environment of a terraform subprocess with its own data dir,
   no prompts or upgrade checks, and providers from `TF_PROVIDER_MIRROR` when it is set
   (a filesystem mirror; unset, the normal registry is used).
-- `copy_root_module`: the root module (with its provider lock), its child modules and the
-  environment files, copied into a scratch directory, so a command that writes there (an
-  override file, a mutated guardrail, `.terraform/`) never touches the repository.
-  `terraform init -lockfile=readonly` there installs exactly the locked provider.
+- `copy_root_module`: the root module (with its provider lock and the OpenAPI document it
+  reads its routes from), its child modules and the environment files, copied into a
+  scratch directory, so a command that writes there (an override file, a mutated
+  guardrail, `.terraform/`) never touches the repository. `terraform init
+  -lockfile=readonly` there installs exactly the locked provider.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 # Never copied: Terraform's working state, which belongs to one checkout.
 _NOT_COPIED = (".terraform", ".terraform.lock.hcl", "*.tfstate*")
 LOCK_FILE = ".terraform.lock.hcl"
+# Read by the root module (`yamldecode`): the HTTP API's routes.
+ROOT_MODULE_DOCUMENT = "openapi.yaml"
 
 
 def provider_mirror_config(mirror: str, config_dir: Path) -> Path:
@@ -56,10 +59,10 @@ def terraform_cli_env(
 
 
 def copy_root_module(repo_root: Path, dest: Path, *, module_tests: bool = True) -> Path:
-    """Copy `*.tf`, the root lock file, `terraform/` and `environments/` into `dest`
-    (module tests optional)."""
+    """Copy `*.tf`, `openapi.yaml` (the routes the root module reads), the root lock file,
+    `terraform/` and `environments/` into `dest` (module tests optional)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for tf in sorted(repo_root.glob("*.tf")):
+    for tf in [*sorted(repo_root.glob("*.tf")), repo_root / ROOT_MODULE_DOCUMENT]:
         shutil.copy2(tf, dest / tf.name)
     if (repo_root / LOCK_FILE).is_file():
         shutil.copy2(repo_root / LOCK_FILE, dest / LOCK_FILE)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scripts import environments as envs
 from scripts.package import SOURCES_MANIFEST, source_inputs
+from scripts.terraform_workspace import copy_root_module
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -18,15 +19,7 @@ def copy_config(dest: Path) -> Path:
     """The files the pre-flight and an offline plan read: the root module with its lock and
     child modules, environments/, lambdas/ sources, the Lambda lock and pyproject, and
     an artifacts manifest built from exactly those sources."""
-    for tf in REPO_ROOT.glob("*.tf"):
-        shutil.copy2(tf, dest / tf.name)
-    shutil.copytree(REPO_ROOT / "environments", dest / "environments")
-    shutil.copytree(
-        REPO_ROOT / "terraform",
-        dest / "terraform",
-        ignore=shutil.ignore_patterns("tests", ".terraform*"),
-    )
-    shutil.copy2(REPO_ROOT / ".terraform.lock.hcl", dest / ".terraform.lock.hcl")
+    copy_root_module(REPO_ROOT, dest, module_tests=False)
     shutil.copytree(
         REPO_ROOT / "lambdas",
         dest / "lambdas",
@@ -35,15 +28,22 @@ def copy_config(dest: Path) -> Path:
     (dest / "requirements").mkdir()
     shutil.copy2(REPO_ROOT / "requirements" / "lambda.lock", dest / "requirements" / "lambda.lock")
     shutil.copy2(REPO_ROOT / "pyproject.toml", dest / "pyproject.toml")
-    dist = dest / "dist"
-    dist.mkdir()
+    write_placeholder_artifacts(dest)
+    (dest / "dist" / SOURCES_MANIFEST).write_text(json.dumps({"built_from": source_inputs(dest)}))
+    return dest
+
+
+def write_placeholder_artifacts(root: Path) -> None:
+    """dist/artifacts.tfvars.json naming zips that need not exist: enough for Terraform to
+    plan or evaluate the root module (which reads that file by default)."""
+    dist = root / "dist"
+    dist.mkdir(exist_ok=True)
+    empty_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="  # base64 sha256 of b""
     zips = {
-        f: {"zip_path": f"dist/lambda/{f}.zip", "sha256": "x"}
+        f: {"zip_path": f"dist/lambda/{f}.zip", "sha256": empty_sha256}
         for f in ("api", "authorizer", "worker")
     }
     (dist / "artifacts.tfvars.json").write_text(json.dumps({"lambda_artifacts": zips}))
-    (dist / SOURCES_MANIFEST).write_text(json.dumps({"built_from": source_inputs(dest)}))
-    return dest
 
 
 def make_deployable(root: Path) -> None:

@@ -7,7 +7,6 @@ Items: `pk` = `KEY#<sha256hex(key)>`; `key_id`, `tenant_id`, `name`, `created_at
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ if TYPE_CHECKING:
 
 
 PLAIN_KEY_PREFIX = "jp_"
-TENANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+TENANT_ID_PATTERN = ids.TENANT_ID_PATTERN
 # What may be a key (at most 128 characters): checked before hashing and the table read.
-_PLAIN_KEY_PATTERN = re.compile(r"^jp_[A-Za-z0-9_-]{16,125}$")
+_PLAIN_KEY_PATTERN = ids.API_KEY_PATTERN
 DEFAULT_DAILY_JOB_QUOTA = 1000
 
 
@@ -39,7 +38,7 @@ def hash_key(plain_key: str) -> str:
 
 
 def looks_like_key(value: str) -> bool:
-    return bool(_PLAIN_KEY_PATTERN.match(value))
+    return ids.is_whole_match(_PLAIN_KEY_PATTERN, value)
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ class ApiKeyStore:
         expires_at: int | None = None,
     ) -> tuple[str, ApiKey]:
         """Mint a key for `tenant_id`; returns (plain key - show it once, record)."""
-        if not TENANT_ID_PATTERN.match(tenant_id):
+        if not ids.is_whole_match(TENANT_ID_PATTERN, tenant_id):
             raise BadRequest(
                 "tenant_id must be 1 to 64 characters: letters, digits, _ and - "
                 "(starting with a letter or digit)."

@@ -58,17 +58,6 @@ def is_condition_failure(error: ClientError) -> bool:
     return error_code(error) == CONDITIONAL_CHECK_FAILED
 
 
-def to_plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to int/float, recursively (for JSON and for job code)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: to_plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_plain(item) for item in value]
-    return value
-
-
 def is_live(item: Mapping[str, Any], now_epoch: int) -> bool:
     """False when the item's TTL (`schema.TTL_ATTRIBUTE`) has passed: TTL deletes lazily."""
     expires_at = item.get(schema.TTL_ATTRIBUTE)

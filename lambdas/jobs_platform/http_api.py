@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from jobs_platform import ids, json_values
 from jobs_platform.errors import (
     FieldError,
     InvalidJson,
@@ -34,7 +34,6 @@ MAX_BODY_BYTES = 64 * 1024
 REQUEST_ID_HEADER = "x-request-id"
 JSON_CONTENT_TYPE = "application/json"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def _reject_constant(name: str) -> Any:
@@ -56,19 +55,13 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidJson(detail) from None
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-# One encoder and one decoder per process: json.dumps/json.loads with options build a new
-# one on every call (a measurable part of a warm request: `make bench`).
-_encode = json.JSONEncoder(default=_json_default, separators=(",", ":"), ensure_ascii=False).encode
-
-
 def dumps(value: Any) -> str:
-    return _encode(value)
+    """A response body: numbers exact (json_values), and always encodable as UTF-8 (a
+    lone surrogate, say in a validation error's pointer, is written as a JSON escape)."""
+    text = json_values.dumps(value)
+    if json_values.is_valid_unicode(text):
+        return text
+    return json_values.dumps(value, ascii_only=True)
 
 
 def json_pointer(location: tuple[int | str, ...]) -> str:
@@ -148,7 +141,7 @@ class Request:
 
 def _request_id(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
     incoming = headers.get(REQUEST_ID_HEADER)
-    if incoming and _SANE_REQUEST_ID.match(incoming):
+    if incoming and ids.is_whole_match(ids.REQUEST_ID_PATTERN, incoming):
         return incoming
     aws_request_id = context.get("requestId")
     if isinstance(aws_request_id, str) and aws_request_id:

@@ -13,7 +13,22 @@ import time
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ULID_LENGTH = 26
-ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+# The identifier grammars, stated once (the OpenAPI document states them anchored, and a
+# contract test compares). Always matched against the whole string (`is_whole_match`):
+# never with a `$` anchor, which also accepts a trailing newline ("s1\n").
+ULID_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+TENANT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+API_KEY_PATTERN = re.compile(r"jp_[A-Za-z0-9_-]{16,125}")
+DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # a UTC day, YYYY-MM-DD
+
+
+def is_whole_match(pattern: re.Pattern[str], value: object) -> bool:
+    """`value` is a string and all of it matches `pattern`."""
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
 
 _RANDOM_BITS = 80
 _RANDOM_MAX = (1 << _RANDOM_BITS) - 1
@@ -53,4 +68,4 @@ def new_ulid(timestamp_ms: int | None = None) -> str:
 
 
 def is_ulid(value: str) -> bool:
-    return bool(ULID_PATTERN.match(value))
+    return is_whole_match(ULID_PATTERN, value)

@@ -1,6 +1,11 @@
 """Job types: payload validation (at submit) and execution (in the worker).
 
 `echo` always exists; `fail` and `sleep` only where ENABLE_TEST_JOB_TYPES is true.
+
+Each type declares `max_duration_seconds`, the longest one run may take: the worker
+claims a job only with that much time left in its invocation (plus a margin to record
+the result), and the OpenAPI document states the same durations, from which Terraform
+refuses a worker timeout too short for them (variables.tf, `worker_timeout_seconds`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 from jobs_platform.errors import FieldError
 
-SLEEP_MAX_SECONDS = 10
+SLEEP_MAX_SECONDS = 2
 
 
 class JobTypeError(Exception):
@@ -29,6 +34,7 @@ class JobType:
     name: str
     validate: Callable[[Mapping[str, Any]], list[FieldError]]
     run: Callable[[Mapping[str, Any]], Any]
+    max_duration_seconds: float
     test_only: bool = False
 
 
@@ -74,9 +80,11 @@ def _sleep(payload: Mapping[str, Any]) -> Any:
 
 
 JOB_TYPES: Mapping[str, JobType] = {
-    "echo": JobType("echo", _no_checks, _echo),
-    "fail": JobType("fail", _no_checks, _fail, test_only=True),
-    "sleep": JobType("sleep", _sleep_errors, _sleep, test_only=True),
+    "echo": JobType("echo", _no_checks, _echo, max_duration_seconds=0.25),
+    "fail": JobType("fail", _no_checks, _fail, max_duration_seconds=0.25, test_only=True),
+    "sleep": JobType(
+        "sleep", _sleep_errors, _sleep, max_duration_seconds=SLEEP_MAX_SECONDS, test_only=True
+    ),
 }
 
 
@@ -84,6 +92,12 @@ def available(enable_test_types: bool) -> tuple[str, ...]:
     return tuple(
         name for name, job_type in JOB_TYPES.items() if enable_test_types or not job_type.test_only
     )
+
+
+def max_duration_ms(job_type: str) -> int:
+    """How long one run of `job_type` may take (0 for an unknown type: it fails at once)."""
+    known = JOB_TYPES.get(job_type)
+    return int(known.max_duration_seconds * 1000) if known else 0
 
 
 def validation_errors(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from decimal import Clamped, Context, Decimal, DecimalException, Inexact, Overflow, Rounded
-from decimal import Underflow as DecimalUnderflow
 from typing import Annotated, Any
 
 # No pydantic plugins are used: without this, the first model scans the entry points of
@@ -20,41 +18,21 @@ from pydantic import (
     StrictStr,
 )
 
+from jobs_platform import json_values
 from jobs_platform.config import SESSION_TTL_MAX_SECONDS, SESSION_TTL_MIN_SECONDS
 
-MAX_NESTING = 16
 MAX_JOB_TYPE_LENGTH = 64
-
-# DynamoDB numbers: 38 significant digits, magnitude 1E-130 .. 9.99...E+125.
-_DYNAMODB_NUMBERS = Context(
-    Emin=-128,
-    Emax=126,
-    prec=38,
-    traps=[Clamped, Overflow, Inexact, Rounded, DecimalUnderflow],
-)
-
-
-def _check_storable(value: Any, depth: int = 1) -> None:
-    if depth > MAX_NESTING:
-        raise ValueError(f"nested deeper than {MAX_NESTING} levels")
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_storable(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_storable(item, depth + 1)
-    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
-        try:
-            _DYNAMODB_NUMBERS.create_decimal(value)
-        except DecimalException:
-            raise ValueError(
-                "contains a number that cannot be stored exactly "
-                "(at most 38 significant digits, magnitude 1e-130 to 1e125)"
-            ) from None
+MAX_NESTING = json_values.MAX_NESTING
 
 
 def _storable_object(value: dict[str, Any]) -> dict[str, Any]:
-    _check_storable(value)
+    """What DynamoDB can store exactly (json_values): else 422, naming the first place."""
+    errors = json_values.storable_errors(value)
+    if errors:
+        pointer, message = errors[0]
+        where = f" at {pointer}" if pointer else ""
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ValueError(f"cannot be stored{where}: {message}{more}")
     return value
 
 

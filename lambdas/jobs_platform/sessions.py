@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from jobs_platform import dynamo, schema
+from jobs_platform import dynamo, ids, schema
 from jobs_platform.clock import Clock, epoch_seconds, rfc3339, rfc3339_from_epoch, utc_now
 from jobs_platform.config import SESSION_TTL_DEFAULT_SECONDS
 from jobs_platform.errors import (
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_ENTITY_TAG = re.compile(r'^"(\d{1,18})"$')
+SESSION_ID_PATTERN = ids.SESSION_ID_PATTERN
+_ENTITY_TAG = re.compile(r'"(\d{1,18})"')
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class PutResult:
 
 
 def validate_session_id(session_id: str) -> str:
-    if not SESSION_ID_PATTERN.match(session_id):
+    if not ids.is_whole_match(SESSION_ID_PATTERN, session_id):
         raise BadRequest(
             "session_id must be 1 to 128 characters: letters, digits and . _ : - "
             "(starting with a letter or digit)."
@@ -92,7 +92,7 @@ def parse_if_match(header: str) -> list[int] | None:
         return None
     versions = []
     for tag in header.split(","):
-        match = _ENTITY_TAG.match(tag.strip())
+        match = _ENTITY_TAG.fullmatch(tag.strip())
         if match:
             versions.append(int(match.group(1)))
     return versions

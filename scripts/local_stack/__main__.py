@@ -4,10 +4,17 @@
 2. applies the root module with `environments/local.tfvars` and the packaged artifacts;
 3. reads back what Terraform declared (routes, integrations, authorizer, stage
    throttling, the pipe, the queue -> function mapping, each function's handler,
-   environment, timeout) and runs it: HTTP on 127.0.0.1, one execution environment per
-   function, the stream -> pipe -> queue -> worker path;
+   environment, timeout) and runs it: HTTP on 127.0.0.1, up to `--concurrency` execution
+   environments per function, the stream -> pipe -> queue -> worker path;
 4. mints a local API key, prints the base URL and key, writes `<state>/stack.json`;
 5. serves until SIGINT/SIGTERM, then stops every process it started.
+
+While it serves, an edited `.py` file under the source directory takes effect on the next
+request (see runtime.FunctionPool); an edited Terraform file (or local.tfvars, or the
+OpenAPI document's routes) is reported on the console: that needs a restart.
+
+State lives in the emulator's memory: nothing survives a restart (each start applies the
+Terraform into a fresh emulator and mints a new key).
 """
 
 from __future__ import annotations
@@ -28,12 +35,68 @@ from scripts.api_keys import create_api_key
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.local_stack.gateway import ApiConfig, Gateway, serve
 from scripts.local_stack.pollers import PipePoller, QueuePoller
-from scripts.local_stack.runtime import FunctionRuntime
+from scripts.local_stack.runtime import (
+    SOURCE_ROOT,
+    FunctionPool,
+    FunctionRuntime,
+    SourceWatcher,
+)
 from scripts.local_stack.terraform import LocalTerraform, local_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TENANT = "local"
 REGION = "us-east-1"
+OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
+# Execution environments per function (Lambda scales a function out to its reserved
+# concurrency, or the account's; the local stack stops at this, and queues beyond it).
+DEFAULT_CONCURRENCY = 8
+
+
+def terraform_inputs(repo_root: Path = REPO_ROOT) -> list[Path]:
+    """The files `make local` applies: a change to any of them needs a restart."""
+    files = sorted(repo_root.glob("*.tf")) + sorted((repo_root / "terraform").rglob("*.tf"))
+    return [*files, repo_root / "environments" / "local.tfvars", repo_root / "openapi.yaml"]
+
+
+class TerraformWatcher(threading.Thread):
+    """Says on the console when the applied Terraform changed (it is not re-applied live)."""
+
+    def __init__(self, files: list[Path], say: Any, interval: float = 2.0) -> None:
+        super().__init__(name="terraform-watch", daemon=True)
+        self.files, self.say, self.interval = files, say, interval
+        self.stopping = threading.Event()
+        self.snapshot = self._stat()
+        self.reported: set[str] = set()
+
+    def _stat(self) -> dict[str, int]:
+        out = {}
+        for path in self.files:
+            try:
+                out[str(path)] = path.stat().st_mtime_ns
+            except OSError:
+                out[str(path)] = -1
+        return out
+
+    def check(self) -> list[str]:
+        """Files changed since start that were not reported yet (and report them)."""
+        now = self._stat()
+        changed = sorted(p for p, m in now.items() if m != self.snapshot.get(p))
+        new = [p for p in changed if p not in self.reported]
+        if new:
+            self.reported.update(new)
+            names = ", ".join(Path(p).name for p in new)
+            self.say(
+                f"Terraform input changed ({names}): restart `make local` to apply it "
+                "(handler code reloads by itself; Terraform does not)"
+            )
+        return new
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self.check()
+
+    def stop(self) -> None:
+        self.stopping.set()
 
 
 def log(message: str) -> None:
@@ -41,10 +104,21 @@ def log(message: str) -> None:
 
 
 class LocalStack:
-    def __init__(self, state_dir: Path, port: int, artifacts: Path) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int,
+        artifacts: Path,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        source_dir: Path = SOURCE_ROOT,
+    ) -> None:
         self.state_dir = state_dir
         self.port = port
         self.artifacts = artifacts
+        self.concurrency = concurrency
+        self.source_dir = source_dir
+        self.source_watcher = SourceWatcher(source_dir)
+        self.terraform_watcher = TerraformWatcher(terraform_inputs(), log)
         self.logs = state_dir / "logs"
         self.runtimes: dict[str, Any] = {}
         self.runtimes_lock = threading.Lock()
@@ -79,9 +153,11 @@ class LocalStack:
         self.api_key = self._mint_api_key()
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._write_state_files()
+        self.terraform_watcher.start()
         log(f"ready in {time.monotonic() - started:.1f}s")
 
     def stop(self) -> None:
+        self.terraform_watcher.stop()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -105,7 +181,7 @@ class LocalStack:
 
         config = ApiConfig.load(self._client("apigatewayv2"), self.outputs["api_id"])
         gateway = Gateway(config, self.invoke, log=log_gateway)
-        self.server = serve(gateway, self.port)
+        self.server = serve(gateway, self.port, documents=openapi_documents)
 
         lambda_client = self._client("lambda")
         sqs = self._client("sqs")
@@ -127,9 +203,21 @@ class LocalStack:
                 function_name = mapping["FunctionArn"].rsplit(":", 1)[1]
                 if function_name in functions:
                     record = self.call_recorder(function_name)
-                    self.pollers.append(
-                        QueuePoller(sqs, mapping, self.invoke, log_gateway, record=record)
-                    )
+                    # Lambda polls a queue with several concurrent batches (up to the
+                    # mapping's maximum concurrency, and the function's).
+                    limit = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                    pollers = min(int(limit or self.concurrency), self._concurrency(function_name))
+                    for _ in range(pollers):
+                        self.pollers.append(
+                            QueuePoller(
+                                sqs,
+                                mapping,
+                                self.invoke,
+                                log_gateway,
+                                record=record,
+                                lambda_client=self._client("lambda"),
+                            )
+                        )
         for poller in self.pollers:
             poller.start()
         routes = ", ".join(sorted(r.route_key for r in config.routes))
@@ -154,6 +242,12 @@ class LocalStack:
     def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
         return self._runtime(function_name).invoke(event)
 
+    def _concurrency(self, function_name: str) -> int:
+        """The function's reserved concurrency, capped at the stack's --concurrency."""
+        reserved = self._client("lambda").get_function_concurrency(FunctionName=function_name)
+        limit = reserved.get("ReservedConcurrentExecutions")
+        return max(1, min(self.concurrency, int(limit))) if limit is not None else self.concurrency
+
     def _runtime(self, function_name: str) -> Any:
         with self.runtimes_lock:
             runtime = self.runtimes.get(function_name)
@@ -172,14 +266,27 @@ class LocalStack:
                     "AWS_ENDPOINT_URL": self.emulator.endpoint,
                     **configuration.get("Environment", {}).get("Variables", {}),
                 }
-                runtime = FunctionRuntime(
-                    function_name=function_name,
-                    handler=configuration["Handler"],
-                    environment=environment,
-                    timeout_seconds=int(configuration.get("Timeout", 3)),
-                    memory_mb=int(configuration.get("MemorySize", 128)),
-                    log_path=self.logs / f"{function_name}.log",
-                    call_log_path=self.call_log(function_name),
+
+                def new_environment(
+                    configuration: dict[str, Any] = configuration,
+                    environment: dict[str, str] = environment,
+                ) -> FunctionRuntime:
+                    return FunctionRuntime(
+                        function_name=function_name,
+                        handler=configuration["Handler"],
+                        environment=environment,
+                        timeout_seconds=int(configuration.get("Timeout", 3)),
+                        memory_mb=int(configuration.get("MemorySize", 128)),
+                        log_path=self.logs / f"{function_name}.log",
+                        call_log_path=self.call_log(function_name),
+                        source_root=self.source_dir,
+                    )
+
+                runtime = FunctionPool(
+                    new_environment,
+                    self._concurrency(function_name),
+                    watcher=self.source_watcher,
+                    on_reload=lambda message, name=function_name: log(f"{name}: {message}"),
                 )
                 self.runtimes[function_name] = runtime
             return runtime
@@ -196,6 +303,22 @@ class LocalStack:
         # For tests and operators: where the emulator is and what Terraform produced.
         details = {"emulator_endpoint": self.emulator.endpoint, "outputs": self.outputs}
         (self.state_dir / "emulator.json").write_text(json.dumps(details, indent=2) + "\n")
+
+
+def openapi_documents() -> dict[str, tuple[str, bytes]]:
+    """The OpenAPI document, served by the local stack at /openapi.yaml and /openapi.json
+    (read on each request, so an edit shows at once)."""
+    import yaml  # noqa: PLC0415 - only when the document is asked for
+
+    try:
+        text = OPENAPI_PATH.read_bytes()
+    except OSError:
+        return {}
+    as_json = json.dumps(yaml.safe_load(text), indent=2).encode()
+    return {
+        "/openapi.yaml": ("application/yaml", text),
+        "/openapi.json": ("application/json", as_json),
+    }
 
 
 def claim_state_dir(state_dir: Path) -> None:
@@ -236,14 +359,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--artifacts", type=Path, default=REPO_ROOT / "dist" / "artifacts.tfvars.json"
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("LOCAL_CONCURRENCY", DEFAULT_CONCURRENCY)),
+        help="execution environments per function at most (and concurrent queue pollers); "
+        f"default $LOCAL_CONCURRENCY or {DEFAULT_CONCURRENCY}",
+    )
+    parser.add_argument(
+        "--source-dir",
+        type=Path,
+        default=SOURCE_ROOT,
+        help="where the functions' Python package is read from (edits reload live)",
+    )
     args = parser.parse_args(argv)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
     if not args.artifacts.exists():
         print(f"error: {args.artifacts} is missing: run 'make package' first", file=sys.stderr)
         return 2
 
     state_dir = args.state_dir.resolve()
     claim_state_dir(state_dir)
-    stack = LocalStack(state_dir, args.port, args.artifacts.resolve())
+    stack = LocalStack(
+        state_dir,
+        args.port,
+        args.artifacts.resolve(),
+        concurrency=args.concurrency,
+        source_dir=args.source_dir.resolve(),
+    )
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:

@@ -12,13 +12,17 @@ failure), each with an `apigw-requestid` header.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -390,41 +394,270 @@ def map_response(result: Any) -> GatewayResponse:
     )
 
 
-def serve(gateway: Gateway, port: int) -> ThreadingHTTPServer:
-    """An HTTP server on 127.0.0.1 (loopback only) in a daemon thread."""
+# The listen backlog: connections the kernel queues before the server accepts them. The
+# socketserver default (5) reset connections from a 32-client load test; this is sized
+# well above any concurrency the local stack is asked to hold (Linux caps it at somaxconn).
+LISTEN_BACKLOG = 1024
+# An idle keep-alive connection is closed after this long; a request whose body stops
+# arriving (Content-Length larger than what is sent) is answered 400 after BODY_TIMEOUT.
+IDLE_TIMEOUT_SECONDS = 60.0
+BODY_TIMEOUT_SECONDS = 10.0
+_CONTENT_LENGTH = re.compile(r"^[0-9]{1,19}$")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+class FramingError(Exception):
+    """The request is not well-formed HTTP/1.1 (answered with a problem, then closed)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def framing_problem(status: int, detail: str) -> GatewayResponse:
+    """RFC 9457 problem for a request the gateway cannot even frame; the connection closes."""
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return GatewayResponse(
+        status,
+        {"content-type": "application/problem+json", "connection": "close"},
+        json.dumps(body).encode(),
+    )
+
+
+class _RecordingReader:
+    """Wraps the request stream while the header block is parsed, keeping the raw lines
+    (the header parser treats a bare CR as a line break, which splits a header in two)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._stream.readline(limit)
+        self.lines.append(line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def check_header_block(request_line: bytes, header_lines: list[bytes]) -> None:
+    """RFC 9112 framing rules the standard library's parser lets through."""
+    if b"\r" in request_line.rstrip(b"\r\n"):
+        raise FramingError(400, "The request line contains a bare CR.")
+    for raw in header_lines:
+        line = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
+        if not line:
+            continue
+        if b"\r" in line or b"\x00" in line:
+            raise FramingError(400, "A header field contains a bare CR or a NUL byte.")
+        if line[:1] in (b" ", b"\t"):
+            raise FramingError(400, "Obsolete line folding in a header field is not accepted.")
+        name, colon, _value = line.partition(b":")
+        if not colon or not _TOKEN.match(name.decode("latin-1")):
+            raise FramingError(400, "A header field has no valid name.")
+
+
+def body_length(headers: Any) -> tuple[int | None, bool]:
+    """(Content-Length, chunked) of a request, or FramingError."""
+    lengths = headers.get_all("content-length") or []
+    encodings = headers.get_all("transfer-encoding") or []
+    if lengths and encodings:
+        raise FramingError(
+            400, "A request must not carry both Content-Length and Transfer-Encoding."
+        )
+    if encodings:
+        codings = [c.strip().lower() for value in encodings for c in value.split(",")]
+        if codings != ["chunked"]:
+            raise FramingError(501, f"Transfer-Encoding {', '.join(codings)} is not supported.")
+        return None, True
+    values = {value.strip() for value in ",".join(lengths).split(",")} if lengths else set()
+    if not values:
+        return 0, False
+    if len(values) != 1 or not _CONTENT_LENGTH.match(next(iter(values))):
+        raise FramingError(400, "Content-Length must be one non-negative integer.")
+    return int(next(iter(values))), False
+
+
+def read_exactly(stream: Any, length: int) -> bytes:
+    chunks, remaining = [], length
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            raise FramingError(400, "The request body is shorter than its Content-Length.")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_chunked(stream: Any, limit: int) -> bytes:
+    """A chunked request body (RFC 9112 section 7.1), at most `limit` bytes."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1026)
+        if not line.endswith(b"\r\n"):
+            raise FramingError(400, "A chunk size line is malformed.")
+        size_text = line[:-2].split(b";", 1)[0].strip()
+        if not size_text or not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_text):
+            raise FramingError(400, "A chunk size is not a hexadecimal number.")
+        size = int(size_text, 16)
+        if size == 0:
+            while True:  # trailer fields, up to the empty line
+                trailer = stream.readline(8192)
+                if trailer in (b"\r\n", b"\n"):
+                    return bytes(body)
+                if not trailer:
+                    raise FramingError(400, "The chunked body ended without its last line.")
+        if len(body) + size > limit:
+            raise FramingError(413, "The request body is larger than the API's payload limit.")
+        body += read_exactly(stream, size)
+        if stream.read(2) != b"\r\n":
+            raise FramingError(400, "A chunk is not followed by CRLF.")
+
+
+def encode_response(response: GatewayResponse, head_only: bool) -> bytes:
+    """The whole response as bytes (built before anything is sent, so a value that cannot
+    be encoded fails here and is answered 500, instead of cutting the connection)."""
+    reason = (
+        HTTPStatus(response.status).phrase
+        if response.status in HTTPStatus._value2member_map_
+        else ""
+    )
+    fields = [(name, value) for name, value in response.headers.items()]
+    fields = [f for f in fields if f[0] not in ("content-length", "transfer-encoding")]
+    fields += [("set-cookie", cookie) for cookie in response.cookies]
+    fields += [("content-length", str(len(response.body))), ("date", formatdate(usegmt=True))]
+    for name, value in fields:
+        if any(c in f"{name}{value}" for c in "\r\n\x00") or not _TOKEN.match(name):
+            raise ValueError(f"response header {name!r} cannot be sent")
+    lines = [f"HTTP/1.1 {response.status} {reason}", *(f"{n}: {v}" for n, v in fields)]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only else head + response.body
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+    block_on_close = False
+
+
+def serve(
+    gateway: Gateway, port: int, documents: Callable[[], dict[str, tuple[str, bytes]]] | None = None
+) -> ThreadingHTTPServer:
+    """An HTTP/1.1 server on 127.0.0.1 (loopback only) in a daemon thread.
+
+    Malformed requests (bad request line, bare CR or obsolete folding in headers, a
+    Content-Length that is not one non-negative integer or that the body never reaches,
+    Content-Length with Transfer-Encoding) are answered with a 400 problem and the
+    connection is closed; any method token is routed (API Gateway's `$default` route
+    answers unknown ones). `documents` are extra local-only files served on GET (the
+    OpenAPI document).
+    """
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "local-apigw"
+        timeout = IDLE_TIMEOUT_SECONDS
+
+        def parse_request(self) -> bool:
+            recorder = _RecordingReader(self.rfile)
+            self.rfile = recorder  # type: ignore[assignment]
+            try:
+                ok = super().parse_request()
+            finally:
+                self.rfile = recorder._stream
+            if not ok:
+                return False
+            try:
+                check_header_block(self.raw_requestline, recorder.lines)
+            except FramingError as exc:
+                self._reply(framing_problem(exc.status, exc.detail))
+                return False
+            if self.request_version == "HTTP/0.9":
+                self._reply(framing_problem(400, "HTTP/0.9 is not supported."))
+                return False
+            return True
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            # The standard library's own answers (bad request line, header too long...).
+            if self.request_version == "HTTP/0.9" or not getattr(self, "request_version", None):
+                self.request_version = "HTTP/1.1"
+            self._reply(framing_problem(code, message or HTTPStatus(code).phrase))
+
+        def _reply(self, response: GatewayResponse, head_only: bool = False) -> None:
+            if response.headers.get("connection") == "close":
+                self.close_connection = True
+            try:
+                data = encode_response(response, head_only)
+            except (UnicodeEncodeError, ValueError) as exc:
+                gateway.log(f"response could not be encoded: {exc}")
+                data = encode_response(gateway_message(500, "Internal Server Error"), head_only)
+            self.log_request(response.status, len(response.body))
+            with contextlib.suppress(OSError):
+                self.wfile.write(data)
+                self.wfile.flush()
+
+        def _read_body(self) -> bytes:
+            length, chunked = body_length(self.headers)
+            if length is not None and length > MAX_PAYLOAD_BYTES:
+                raise FramingError(413, "The request body is larger than the API's payload limit.")
+            self.connection.settimeout(BODY_TIMEOUT_SECONDS)
+            try:
+                if chunked:
+                    return read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
+                return read_exactly(self.rfile, length or 0)
+            except TimeoutError:
+                raise FramingError(
+                    400,
+                    f"The request body did not arrive within {BODY_TIMEOUT_SECONDS:.0f} s "
+                    "(Content-Length larger than the body?).",
+                ) from None
+            finally:
+                self.connection.settimeout(IDLE_TIMEOUT_SECONDS)
 
         def _any(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            response = gateway.handle(
-                self.command,
-                self.path,
-                list(self.headers.items()),
-                body,
-                self.client_address[0],
-                self.headers.get("host", f"127.0.0.1:{port}"),
-            )
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                if name not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            for cookie in response.cookies:
-                self.send_header("set-cookie", cookie)
-            self.send_header("content-length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            try:
+                body = self._read_body()
+            except FramingError as exc:
+                self._reply(framing_problem(exc.status, exc.detail))
+                return
+            path = urlsplit(self.path).path
+            if documents is not None and self.command in ("GET", "HEAD"):
+                document = documents().get(path)
+                if document is not None:
+                    content_type, content = document
+                    self._reply(
+                        GatewayResponse(200, {"content-type": content_type}, content),
+                        head_only=self.command == "HEAD",
+                    )
+                    return
+            try:
+                response = gateway.handle(
+                    self.command,
+                    self.path,
+                    list(self.headers.items()),
+                    body,
+                    self.client_address[0],
+                    self.headers.get("host", f"127.0.0.1:{port}"),
+                )
+            except Exception as exc:  # noqa: BLE001 - never drop a connection without an answer
+                gateway.log(f"gateway error: {type(exc).__name__}: {exc}")
+                response = gateway_message(500, "Internal Server Error")
+            self._reply(response, head_only=self.command == "HEAD")
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _any
+        def __getattr__(self, name: str) -> Any:
+            # Every method token reaches the router (do_GET, do_TRACE, do_FOO, ...).
+            if name.startswith("do_"):
+                return self._any
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             gateway.log(f"{self.address_string()} {format % args}")
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="gateway").start()
     return server

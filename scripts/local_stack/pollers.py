@@ -141,35 +141,53 @@ class PipePoller(StoppableThread):
         for shard_id, iterator in list(self.iterators.items()):
             self.record("dynamodb:GetRecords", self.stream_arn)
             page = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            accepted = []
             for raw in page["Records"]:
                 record = json.loads(json.dumps(raw, default=_json_default))
                 record.setdefault("eventSourceARN", self.stream_arn)
-                if not self.accepts(record):
+                if self.accepts(record):
+                    accepted.append(record)
+                else:
                     self.filtered += 1
-                    continue
-                if self.deliver(record):
-                    delivered += 1
-                    self.passed += 1
+            sent = self.deliver(accepted)
+            delivered += sent
+            self.passed += sent
             if page.get("NextShardIterator"):
                 self.iterators[shard_id] = page["NextShardIterator"]
         return delivered
 
-    def deliver(self, record: dict[str, Any]) -> bool:
-        """Send to the target, retrying up to the pipe's cap; then dead-letter it."""
+    def deliver(self, records: list[dict[str, Any]]) -> int:
+        """Send a batch to the target (one SendMessageBatch), retrying the entries that
+        failed up to the pipe's cap; then dead-letter those. Returns how many were sent."""
+        pending = dict(enumerate(records))
         failures = 0
-        while not self.stopping.is_set():
+        sent = 0
+        while pending and not self.stopping.is_set():
             try:
                 self.record("sqs:SendMessage", self.queue_arn)
-                self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(record))
-                return True
+                response = self.sqs.send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "MessageBody": json.dumps(record)}
+                        for i, record in pending.items()
+                    ],
+                )
+                for entry in response.get("Successful", []):
+                    pending.pop(int(entry["Id"]), None)
+                    sent += 1
+                error = "; ".join(f.get("Message", "") for f in response.get("Failed", []))
             except Exception as exc:  # noqa: BLE001 - a pipe retries its target
-                failures += 1
-                self.log(f"pipe: send to target failed ({failures}): {exc}")
-                if 0 <= self.max_retries < failures:
-                    self.dead_letter(record, str(exc))
-                    return False
-                self.stopping.wait(0.2)
-        return False
+                error = str(exc)
+            if not pending:
+                break
+            failures += 1
+            self.log(f"pipe: send to target failed ({failures}): {error}")
+            if 0 <= self.max_retries < failures:
+                for record in pending.values():
+                    self.dead_letter(record, error)
+                return sent
+            self.stopping.wait(0.2)
+        return sent
 
     def dead_letter(self, record: dict[str, Any], reason: str) -> None:
         """What Pipes sends to a DynamoDB-stream source's DLQ: where the record was."""
@@ -211,8 +229,14 @@ class QueuePoller(StoppableThread):
         invoke: Any,
         log: Any,
         record: Recorder | None = None,
+        lambda_client: Any = None,
     ) -> None:
         super().__init__(name=f"esm:{mapping['UUID']}", record=record)
+        # Read again while running: a mapping disabled with UpdateEventSourceMapping stops
+        # polling (its messages wait in the queue), as Lambda does, until enabled again.
+        self.lambda_client = lambda_client
+        self.uuid = mapping["UUID"]
+        self.state_checked = time.monotonic()
         self.sqs, self.invoke, self.log = sqs, invoke, log
         self.function_name = mapping["FunctionArn"].rsplit(":", 1)[1]
         self.queue_arn = mapping["EventSourceArn"]
@@ -300,10 +324,21 @@ class QueuePoller(StoppableThread):
             )
         return len(messages)
 
+    def refresh_state(self, every: float = 1.0) -> None:
+        if self.lambda_client is None or time.monotonic() - self.state_checked < every:
+            return
+        self.state_checked = time.monotonic()
+        mapping = self.lambda_client.get_event_source_mapping(UUID=self.uuid)
+        self.enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
+
     def run(self) -> None:
         while not self.stopping.is_set():
+            try:
+                self.refresh_state()
+            except Exception as exc:  # noqa: BLE001 - keep the last known state
+                self.log(f"esm: reading the mapping failed: {exc}")
             if not self.enabled:
-                self.stopping.wait(1)
+                self.stopping.wait(0.5)
                 continue
             try:
                 self.process_once()

@@ -9,10 +9,19 @@ The parent side (`FunctionRuntime`) starts the child with exactly the environmen
 function has in the emulator (read back from the Lambda configuration), invokes it one
 request at a time (Lambda runs one request per execution environment), and, like Lambda,
 kills and restarts the environment when an invocation exceeds the function's timeout.
+
+`FunctionPool` scales one function as Lambda does: a request takes an idle environment,
+or starts a new one (a cold start) while fewer than the function's concurrency exist;
+beyond that it waits for one to be free (Lambda would throttle; the local stack queues,
+so a burst from a load test slows down instead of failing). The pool also gives the fast
+edit loop: when a `.py` file under the source directory changes, environments started
+before the change are retired (idle ones at once, busy ones when their request ends), so
+the next request runs the edited code, as `sam local` does, without a restart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -22,6 +31,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +40,10 @@ SOURCE_ROOT = REPO_ROOT / "lambdas"
 
 
 CALL_LOG_ENV = "LOCAL_STACK_CALL_LOG"
+# Lambda's init phase (importing the handler) has its own limit and does not count
+# against the invocation's timeout.
+INIT_TIMEOUT_SECONDS = 10.0
+_READY = {"ready": True}
 
 
 def resource_arn(service: str, params: dict[str, Any], region: str) -> str:
@@ -187,7 +201,9 @@ class FunctionRuntime:
         memory_mb: int,
         log_path: Path,
         call_log_path: Path | None = None,
+        source_root: Path = SOURCE_ROOT,
     ) -> None:
+        self.source_root = source_root
         self.call_log_path = call_log_path
         self.function_name = function_name
         self.handler = handler
@@ -204,7 +220,8 @@ class FunctionRuntime:
     def _start(self) -> subprocess.Popen[str]:
         env = dict(self.environment)
         env.update(
-            PYTHONPATH=os.pathsep.join([str(SOURCE_ROOT), str(REPO_ROOT)]),
+            PYTHONPATH=os.pathsep.join([str(self.source_root), str(REPO_ROOT)]),
+            PYTHONDONTWRITEBYTECODE="1",  # an edited file is always read again
             PYTHONUNBUFFERED="1",
             AWS_LAMBDA_FUNCTION_NAME=self.function_name,
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(self.memory_mb),
@@ -229,6 +246,25 @@ class FunctionRuntime:
         self._responses = []
         assert process.stdout is not None
         threading.Thread(target=self._read_responses, args=(process.stdout,), daemon=True).start()
+        # The init phase: wait for the handler's import, outside the invocation's clock.
+        deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
+        with self._ready:
+            while not self._responses and process.poll() is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._ready.wait(timeout=min(remaining, 0.5))
+            line = self._responses.pop(0) if self._responses else None
+        if line is None or json.loads(line) != _READY:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+            reason = (
+                f"the handler did not initialise within {INIT_TIMEOUT_SECONDS:.0f} s"
+                if process.poll() is None or line is not None
+                else "the handler failed to initialise (see the function's log)"
+            )
+            raise InvocationError("Runtime.InitError", reason)
         return process
 
     def _read_responses(self, stream: IO[str]) -> None:
@@ -302,6 +338,136 @@ class FunctionRuntime:
             self._process = None
 
 
+def source_fingerprint(root: Path) -> tuple[int, int]:
+    """(file count, newest mtime in ns) of the `.py` files under `root`: changes when a
+    handler file is edited, added or removed."""
+    count, newest = 0, 0
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [d for d in subdirs if d != "__pycache__" and not d.startswith(".")]
+        for name in files:
+            if name.endswith(".py"):
+                count += 1
+                with contextlib.suppress(OSError):
+                    newest = max(newest, os.stat(os.path.join(directory, name)).st_mtime_ns)
+    return count, newest
+
+
+class SourceWatcher:
+    """Tells when the source tree changed since the last look (checked at most every
+    `interval` seconds, so a burst of requests costs one directory walk)."""
+
+    def __init__(self, root: Path, interval: float = 0.3) -> None:
+        self.root = root
+        self.interval = interval
+        self.generation = 0
+        self._fingerprint = source_fingerprint(root)
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def current(self) -> int:
+        """The source generation: +1 each time a change is seen."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= self.interval:
+                self._checked = now
+                fingerprint = source_fingerprint(self.root)
+                if fingerprint != self._fingerprint:
+                    self._fingerprint = fingerprint
+                    self.generation += 1
+            return self.generation
+
+
+class FunctionPool:
+    """Up to `concurrency` execution environments of one function (see module docstring)."""
+
+    def __init__(
+        self,
+        new_environment: Callable[[], FunctionRuntime],
+        concurrency: int,
+        watcher: SourceWatcher | None = None,
+        on_reload: Callable[[str], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self._new_environment = new_environment
+        self.concurrency = concurrency
+        self._watcher = watcher
+        self._on_reload = on_reload
+        self._idle: list[tuple[int, FunctionRuntime]] = []
+        self._size = 0
+        self._generation = watcher.current() if watcher else 0
+        self._available = threading.Condition()
+        self._stopped = False
+        self.peak = 0  # most environments busy at once (for load reports)
+        self._busy = 0
+        self.retired = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def _acquire(self) -> tuple[int, FunctionRuntime]:
+        generation = self._watcher.current() if self._watcher else 0
+        stale: list[FunctionRuntime] = []
+        with self._available:
+            if generation != self._generation:
+                self._generation = generation
+                stale = [env for gen, env in self._idle if gen != generation]
+                self._idle = [(gen, env) for gen, env in self._idle if gen == generation]
+                self._size -= len(stale)
+                self.retired += len(stale)
+                self._available.notify_all()
+            while True:
+                if self._stopped:
+                    raise InvocationError("Runtime.Stopped", "the local stack is stopping")
+                if self._idle:
+                    entry = self._idle.pop()
+                    break
+                if self._size < self.concurrency:
+                    self._size += 1
+                    entry = (generation, self._new_environment())
+                    break
+                self._available.wait(timeout=1)
+            self._busy += 1
+            self.peak = max(self.peak, self._busy)
+        for env in stale:
+            env.stop()
+        if stale and self._on_reload is not None:
+            self._on_reload(f"source changed: retired {len(stale)} idle environment(s)")
+        return entry
+
+    def _release(self, entry: tuple[int, FunctionRuntime]) -> None:
+        generation, env = entry
+        retire = False
+        with self._available:
+            self._busy -= 1
+            if self._stopped or generation != self._generation:
+                self._size -= 1
+                self.retired += 1
+                retire = True
+            else:
+                self._idle.append(entry)
+            self._available.notify()
+        if retire:
+            env.stop()
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        entry = self._acquire()
+        try:
+            return entry[1].invoke(event)
+        finally:
+            self._release(entry)
+
+    def stop(self) -> None:
+        with self._available:
+            self._stopped = True
+            idle, self._idle = self._idle, []
+            self._size -= len(idle)
+            self._available.notify_all()
+        for _gen, env in idle:
+            env.stop()
+
+
 class LambdaContext:
     """The attributes of the Lambda context object that handlers use."""
 
@@ -341,6 +507,8 @@ def child_main(handler_path: str) -> int:
         install_call_recorder(Path(os.environ[CALL_LOG_ENV]))
     module_name, _, function_name = handler_path.rpartition(".")
     handler = getattr(importlib.import_module(module_name), function_name)
+    protocol.write(json.dumps(_READY) + "\n")
+    protocol.flush()
     for line in sys.stdin:
         request = json.loads(line)
         context = LambdaContext(request["request_id"], request["deadline_epoch_ms"])

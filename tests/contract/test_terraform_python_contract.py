@@ -22,19 +22,20 @@ from tests.contract.terraform_source import (
 from tests.helpers import FUNCTION_SETTINGS, env_vars_read_by
 
 
-def test_terraform_routes_are_exactly_the_api_handlers_routes() -> None:
-    from jobs_platform.handlers import api
-
-    terraform_routes = set(root_locals()["routes"])
-    assert terraform_routes - {"$default"} == set(api.ROUTES) - {"$default"}
-    assert "$default" in terraform_routes, "unknown routes must reach the api for 404/405 problems"
-
-
 def test_every_route_targets_a_declared_function() -> None:
+    # Routes come from openapi.yaml (tests/contract/test_openapi.py ties the rest).
+    import yaml
+
+    document = yaml.safe_load((REPO_ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     functions = set(root_locals()["functions"])
-    for route_key, route in root_locals()["routes"].items():
-        assert route["function"] in functions, route_key
-        assert route["authorized"] is (route_key != "GET /health"), route_key
+    named = {
+        spec["x-jobs-platform-function"]
+        for item in document["paths"].values()
+        for method, spec in item.items()
+        if isinstance(spec, dict) and "x-jobs-platform-function" in spec
+    }
+    assert named | {document["x-jobs-platform-default-route"]["function"]} <= functions
+    assert "openapi.yaml" in root_locals()["openapi"]
 
 
 def test_terraform_functions_are_the_packaged_handler_modules() -> None:
@@ -87,15 +88,6 @@ def test_worker_max_receive_count_is_the_queues() -> None:
     queue = module_block(REPO_ROOT / "main.tf", "queue")
     assert queue["max_receive_count"] == "${var.max_receive_count}"
     assert worker_env[config.MAX_RECEIVE_COUNT] == "${tostring(var.max_receive_count)}"
-
-
-def test_routes_without_api_key_are_the_authorizers_public_routes() -> None:
-    # With the edge on, Terraform puts the origin-only authorizer on these routes; the
-    # authorizer allows exactly these without an API key (after the origin check).
-    from jobs_platform.handlers import authorizer
-
-    public = {key for key, route in root_locals()["routes"].items() if not route["authorized"]}
-    assert public == set(authorizer.PUBLIC_ROUTES)
 
 
 def test_origin_verify_header_is_the_one_the_authorizer_checks() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +47,7 @@ class Stack:
     outputs: dict[str, Any]
     state_dir: Path
     process: subprocess.Popen[str]
+    source_dir: Path | None = None
     console: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -116,8 +118,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     artifacts = REPO_ROOT / "dist" / "artifacts.tfvars.json"
     if not artifacts.exists():
         subprocess.run([sys.executable, "-m", "scripts.package"], cwd=REPO_ROOT, check=True)
+    # The functions run a copy of the source, so a test can edit a handler live (the fast
+    # edit loop) without touching the repository other tests read.
+    source_dir = state_dir / "lambdas"
+    shutil.copytree(
+        REPO_ROOT / "lambdas",
+        source_dir,
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.local_stack", "--port", "0", "--state-dir", str(state_dir)],
+        [
+            sys.executable,
+            "-m",
+            "scripts.local_stack",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            "--source-dir",
+            str(source_dir),
+        ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -149,6 +169,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         state_dir=state_dir,
         process=process,
         console=console,
+        source_dir=source_dir,
     )
     process.send_signal(signal.SIGTERM)
     try:

@@ -191,21 +191,33 @@ def test_list_jobs_bad_cursor_limit_or_status_is_400(stack: Stack) -> None:
 
 
 def test_cancel_queued_job_then_worker_leaves_it_cancelled(stack: Stack) -> None:
-    # Given the single worker environment busy with a sleep job
-    sleeper = stack.submit("sleep", {"seconds": 2}).json()
-    stack.wait_for_job(sleeper["job_id"], {"running", "succeeded"})
-    job = stack.submit("echo", {"cancel": "me"}).json()
+    # Given the worker's event source mapping disabled (the job waits in the queue: the
+    # worker scales out, so a busy environment would not hold it back)
+    lambda_client = stack.client("lambda")
+    worker = stack.outputs["function_names"]["worker"]
+    [mapping] = [
+        m
+        for m in lambda_client.list_event_source_mappings()["EventSourceMappings"]
+        if m["FunctionArn"].endswith(f":{worker}")
+    ]
+    lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    try:
+        time.sleep(3)  # the pollers read the mapping's state every second
+        job = stack.submit("echo", {"cancel": "me"}).json()
 
-    # When the client cancels it while it waits
-    response = requests.delete(
-        stack.url(f"/v1/jobs/{job['job_id']}"), headers=stack.headers(), timeout=10
-    )
+        # When the client cancels it while it waits
+        response = requests.delete(
+            stack.url(f"/v1/jobs/{job['job_id']}"), headers=stack.headers(), timeout=10
+        )
+    finally:
+        lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
 
-    # Then it is cancelled, stays cancelled, and cannot be cancelled again
+    # Then it is cancelled, stays cancelled once the worker has its message, and cannot
+    # be cancelled again
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
-    stack.wait_for_job(sleeper["job_id"], {"succeeded"})
-    time.sleep(1)
+    probe = stack.submit("echo", {"after": "cancel"}).json()  # the worker runs again
+    stack.wait_for_job(probe["job_id"], {"succeeded"})
     assert stack.wait_for_job(job["job_id"], {"cancelled"})["attempts"] == 0
     again = requests.delete(
         stack.url(f"/v1/jobs/{job['job_id']}"), headers=stack.headers(), timeout=10

@@ -14,8 +14,10 @@ from tests.helpers import job_record, sqs_event, sqs_record
 
 from jobs_platform import dynamo, job_types
 from jobs_platform.clock import epoch_ms, utc_now
+from jobs_platform.handlers.worker import FINISH_MARGIN_MS
 from jobs_platform.jobs import Job, JobStatus, JobStore
 from jobs_platform.jobs.model import CLAIMED_UNTIL
+from jobs_platform.jobs.transitions import DEAD_LETTERED
 
 TENANT = "tenant-a"
 FUNCTION_TIMEOUT_MS = 60_000  # what FakeContext reports as remaining at the start
@@ -405,3 +407,159 @@ class TestWithTestJobTypesDisabled:
         assert failed.status is JobStatus.FAILED
         assert failed.error is not None
         assert failed.error["code"] == "invalid_job"
+
+
+# -- time budget and dead-letter bookkeeping (issue 10) ------------------------------------
+# A slow record never makes the rest of its batch time out, and no job is left queued or
+# running for ever once its message goes to the dead-letter queue.
+
+MAX_RECEIVE = 3  # the conftest's MAX_RECEIVE_COUNT
+
+
+class DrainingContext(FakeContext):
+    """Remaining time that each job run uses up (`cost_ms` per job type)."""
+
+    def __init__(self, remaining_ms: int, cost_ms: dict[str, int]) -> None:
+        super().__init__(remaining_ms)
+        self.cost_ms = cost_ms
+
+
+@pytest.fixture
+def draining(monkeypatch: pytest.MonkeyPatch) -> list[DrainingContext]:
+    contexts: list[DrainingContext] = []
+    real_run = job_types.run
+
+    def run(job_type: str, payload: dict[str, Any], **kwargs: Any) -> Any:
+        for context in contexts:
+            context.remaining_ms -= context.cost_ms.get(job_type, 0)
+        return real_run(job_type, payload, **kwargs)
+
+    monkeypatch.setattr(job_types, "run", run)
+    return contexts
+
+
+def test_slow_record_at_the_head_returns_the_rest_unclaimed(
+    worker: ModuleType, job_store: JobStore, draining: list[DrainingContext]
+) -> None:
+    slow = submit(job_store, "sleep", {"seconds": 0})
+    rest = [submit(job_store) for _ in range(3)]
+    # 3 s invocation; the sleep uses 2.4 s of it: 0.6 s left, an echo needs 0.75 s.
+    context = DrainingContext(3_000, {"sleep": 2_400})
+    draining.append(context)
+    records = [job_record(TENANT, slow.job_id, message_id="m-0")] + [
+        job_record(TENANT, job.job_id, message_id=f"m-{i + 1}") for i, job in enumerate(rest)
+    ]
+
+    response = worker.handler(sqs_event(*records), context)
+
+    assert job_store.get(TENANT, slow.job_id).status is JobStatus.SUCCEEDED
+    assert response == {"batchItemFailures": [{"itemIdentifier": f"m-{i}"} for i in (1, 2, 3)]}
+    for job in rest:  # never claimed: no attempt used, nothing to take over later
+        stored = job_store.get(TENANT, job.job_id)
+        assert (stored.status, stored.attempts) == (JobStatus.QUEUED, 0)
+
+
+def test_returned_records_run_on_their_next_delivery(
+    worker: ModuleType, job_store: JobStore
+) -> None:
+    job = submit(job_store)
+    budget = job_types.max_duration_ms("echo") + FINISH_MARGIN_MS
+    first = worker.handler(sqs_event(job_record(TENANT, job.job_id)), FakeContext(budget - 1))
+    assert first == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    second = worker.handler(
+        sqs_event(job_record(TENANT, job.job_id, receive_count=2)), FakeContext(budget)
+    )
+    assert second == {"batchItemFailures": []}
+    assert job_store.get(TENANT, job.job_id).status is JobStatus.SUCCEEDED
+
+
+def test_job_returned_unclaimed_on_its_last_receive_ends_failed_dead_lettered(
+    worker: ModuleType, job_store: JobStore
+) -> None:
+    jobs = [submit(job_store) for _ in range(2)]
+    records = [
+        job_record(TENANT, job.job_id, message_id=f"m-{i}", receive_count=MAX_RECEIVE)
+        for i, job in enumerate(jobs)
+    ]
+
+    response = worker.handler(sqs_event(*records), FakeContext(FINISH_MARGIN_MS))
+
+    assert len(response["batchItemFailures"]) == 2  # both messages go to the DLQ
+    for job in jobs:
+        stored = job_store.get(TENANT, job.job_id)
+        assert stored.status is JobStatus.FAILED
+        assert stored.error is not None and stored.error["code"] == DEAD_LETTERED
+
+
+def test_crashed_attempt_is_not_run_again_on_the_last_receive(
+    worker: ModuleType,
+    job_store: JobStore,
+    clock: FakeClock,
+    executions: list[str],
+) -> None:
+    job = submit(job_store)
+    # An earlier delivery claimed it and its worker died: running, lease over.
+    assert job_store.start(job, lease_until=clock.ms() + 1_000) is not None
+    clock.advance(5_000)
+
+    response = worker.handler(
+        sqs_event(job_record(TENANT, job.job_id, receive_count=MAX_RECEIVE)), FakeContext()
+    )
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    assert executions == []
+    stored = job_store.get(TENANT, job.job_id)
+    assert stored.status is JobStatus.FAILED and stored.error is not None
+    assert stored.error["code"] == DEAD_LETTERED
+
+
+def test_processing_that_crashes_on_the_last_receive_marks_the_job(
+    worker: ModuleType, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = submit(job_store)
+
+    def throttled(*_args: Any, **_kwargs: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+            "UpdateItem",
+        )
+
+    monkeypatch.setattr(JobStore, "start", throttled)
+    response = worker.handler(
+        sqs_event(job_record(TENANT, job.job_id, receive_count=MAX_RECEIVE)), FakeContext()
+    )
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    stored = job_store.get(TENANT, job.job_id)
+    assert stored.status is JobStatus.FAILED and stored.error is not None
+    assert stored.error["code"] == DEAD_LETTERED
+
+
+def test_requeued_dead_lettered_job_runs_and_succeeds(
+    worker: ModuleType, job_store: JobStore, dynamodb: Any, tables: Tables
+) -> None:
+    job = submit(job_store)
+    dead = job_store.dead_letter(job, "test")
+    assert dead is not None and dead.status is JobStatus.FAILED
+
+    requeued = job_store.requeue(dead)
+    assert requeued is not None and requeued.status is JobStatus.QUEUED
+    assert stored_item(dynamodb, tables, job)["tenant_status"] == f"{TENANT}#queued"
+    assert job_store.requeue(requeued) is None  # only a dead-lettered job
+
+    response = worker.handler(sqs_event(job_record(TENANT, job.job_id)), FakeContext())
+    assert response == {"batchItemFailures": []}
+    assert job_store.get(TENANT, job.job_id).status is JobStatus.SUCCEEDED
+
+
+def test_dead_letter_never_touches_a_job_another_delivery_holds(
+    job_store: JobStore,
+    clock: FakeClock,
+) -> None:
+    job = submit(job_store)
+    claimed = job_store.start(job, lease_until=clock.ms() + 60_000)
+    assert claimed is not None
+    assert job_store.dead_letter(claimed, "test") is None
+    assert job_store.get(TENANT, job.job_id).status is JobStatus.RUNNING
+    done = job_store.succeed(claimed, {"ok": True})
+    assert done is not None and job_store.dead_letter(done, "test") is None

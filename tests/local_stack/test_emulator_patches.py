@@ -120,3 +120,156 @@ def test_retried_identical_create_function_returns_the_function_not_a_conflict(
     other = {**request, "Code": {"ZipFile": buffer.getvalue() + b"x"}}
     with pytest.raises(ClientError, match="ResourceConflict"):
         lambda_client.create_function(**other)
+
+
+# A transaction in a process with the patches applied (in-process moto), counting the deep
+# copies of whole tables; moto's own transact_write_items copies each table it touches once
+# per transaction item, which made every job submission cost O(table + stream history).
+_COUNT_TABLE_COPIES = r"""
+import copy, json, os
+os.environ.update(AWS_ACCESS_KEY_ID="t", AWS_SECRET_ACCESS_KEY="t", AWS_DEFAULT_REGION="us-east-1")
+import sys
+from scripts.local_stack.emulator import apply_patches
+if sys.argv[1] == "patched":
+    apply_patches()
+import boto3
+from moto import mock_aws
+from moto.dynamodb.models.table import Table
+copies = []
+real_deepcopy = copy.deepcopy
+def counting_deepcopy(value, *args, **kwargs):
+    if isinstance(value, Table):
+        copies.append(value.name)
+    return real_deepcopy(value, *args, **kwargs)
+copy.deepcopy = counting_deepcopy
+with mock_aws():
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    for i in range(50):
+        ddb.put_item(TableName="t", Item={"pk": {"S": f"old{i}"}})
+    ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {"TableName": "t", "Key": {"pk": {"S": "n"}},
+                    "UpdateExpression": "ADD #c :one", "ExpressionAttributeNames": {"#c": "c"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+    ])
+    assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}}).get("Item")
+    assert ddb.get_item(TableName="t", Key={"pk": {"S": "n"}})["Item"]["c"] == {"N": "1"}
+print(json.dumps(copies))
+"""
+
+
+@pytest.mark.parametrize(("mode", "copies_expected"), [("patched", False), ("moto", True)])
+def test_transaction_does_not_deep_copy_the_tables_it_touches(
+    mode: str, copies_expected: bool
+) -> None:
+    # The "moto" run shows the test detects the copies the patch removes.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNT_TABLE_COPIES, mode],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    copies = json.loads(result.stdout.strip().splitlines()[-1])
+    assert bool(copies) is copies_expected, copies
+
+
+def test_transaction_failing_midway_is_undone_with_its_stream_records(endpoint: str) -> None:
+    dynamodb, streams = client(endpoint, "dynamodb"), client(endpoint, "dynamodbstreams")
+    table = dynamodb.create_table(
+        TableName="t-undo",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]
+    stream_arn = table["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+    )["ShardIterator"]
+    dynamodb.put_item(TableName="t-undo", Item={"pk": {"S": "text"}, "v": {"S": "a string"}})
+
+    # Given a transaction whose conditions hold but whose second write cannot be applied
+    # (ADD of a number to a string attribute)
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t-undo", "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": "t-undo",
+                        "Key": {"pk": {"S": "text"}},
+                        "UpdateExpression": "ADD #v :one",
+                        "ExpressionAttributeNames": {"#v": "v"},
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    # Then nothing of it remains: no item, no stream record, the other item intact
+    assert "Item" not in dynamodb.get_item(TableName="t-undo", Key={"pk": {"S": "new"}})
+    text = dynamodb.get_item(TableName="t-undo", Key={"pk": {"S": "text"}})["Item"]
+    assert text["v"] == {"S": "a string"}
+    dynamodb.put_item(TableName="t-undo", Item={"pk": {"S": "after"}})
+    keys = [
+        r["dynamodb"]["Keys"]["pk"]["S"]
+        for r in streams.get_records(ShardIterator=iterator)["Records"]
+    ]
+    assert keys == ["text", "after"]
+
+
+def test_concurrent_conditional_writes_admit_exactly_one(endpoint: str) -> None:
+    """moto alone checks a condition and writes in separate steps (no lock); the emulator
+    serialises DynamoDB writes so a conditional write is atomic, as in AWS."""
+    import threading
+
+    dynamodb = client(endpoint, "dynamodb")
+    dynamodb.create_table(
+        TableName="t-race",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for round_ in range(5):
+        barrier = threading.Barrier(16)
+        outcomes: list[str] = []
+
+        def create(
+            writer: int,
+            round_: int = round_,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[str] = outcomes,
+        ) -> None:
+            own = client(endpoint, "dynamodb")
+            barrier.wait(timeout=60)
+            try:
+                own.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": "t-race",
+                                "Item": {"pk": {"S": f"r{round_}"}, "w": {"N": str(writer)}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        }
+                    ]
+                )
+                outcomes.append("won")
+            except ClientError as exc:
+                outcomes.append(exc.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=create, args=(w,)) for w in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert outcomes.count("won") == 1, outcomes
+        assert set(outcomes) == {"won", "TransactionCanceledException"}, outcomes

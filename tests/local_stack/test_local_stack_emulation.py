@@ -194,11 +194,18 @@ class FailingTargetSqs:
         return {"QueueUrl": f"https://sqs/{QueueName}"}
 
     def send_message(self, QueueUrl: str, MessageBody: str) -> None:
-        if QueueUrl.endswith("-dlq"):
-            self.dead_lettered.append(json.loads(MessageBody))
-            return
+        assert QueueUrl.endswith("-dlq")
+        self.dead_lettered.append(json.loads(MessageBody))
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
         self.attempts += 1
-        raise RuntimeError("target refused")
+        if self.attempts == 1:
+            raise RuntimeError("target refused")
+        # Later tries: the target takes entry 0 and keeps refusing entry 1.
+        return {
+            "Successful": [{"Id": e["Id"]} for e in Entries if e["Id"] == "0"],
+            "Failed": [{"Id": e["Id"], "Message": "refused"} for e in Entries if e["Id"] != "0"],
+        }
 
 
 def test_pipe_dead_letters_a_record_after_its_retry_cap() -> None:
@@ -210,9 +217,14 @@ def test_pipe_dead_letters_a_record_after_its_retry_cap() -> None:
     poller.stream_arn = "arn:aws:dynamodb:us-east-1:1:table/jobs/stream/x"
     poller.max_retries, poller.dlq_arn = 2, "arn:aws:sqs:us-east-1:1:jobs-dlq"
 
-    delivered = poller.deliver({"eventID": "e1", "dynamodb": {"SequenceNumber": "7"}})
+    delivered = poller.deliver(
+        [
+            {"eventID": "e0", "dynamodb": {"SequenceNumber": "6"}},
+            {"eventID": "e1", "dynamodb": {"SequenceNumber": "7"}},
+        ]
+    )
 
-    assert delivered is False
+    assert delivered == 1  # e0, on the first retry
     assert poller.sqs.attempts == 3  # the first try and two retries
-    [failure] = poller.sqs.dead_lettered
+    [failure] = poller.sqs.dead_lettered  # only e1, never e0 twice
     assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == "7"

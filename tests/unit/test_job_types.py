@@ -26,8 +26,8 @@ def test_disabled_type_raises_a_permanent_error() -> None:
         job_types.run("fail", {}, enable_test_types=False)
 
 
-@pytest.mark.parametrize("seconds", [0, 10, Decimal("0.5")])
-def test_sleep_accepts_0_to_10_seconds(seconds: object) -> None:
+@pytest.mark.parametrize("seconds", [0, job_types.SLEEP_MAX_SECONDS, Decimal("0.5")])
+def test_sleep_accepts_0_to_its_max_seconds(seconds: object) -> None:
     assert job_types.validation_errors("sleep", {"seconds": seconds}, enable_test_types=True) == []
 
 
@@ -36,6 +36,7 @@ def test_sleep_accepts_0_to_10_seconds(seconds: object) -> None:
     [
         {},
         {"seconds": -1},
+        {"seconds": job_types.SLEEP_MAX_SECONDS + Decimal("0.001")},
         {"seconds": 11},
         {"seconds": "1"},
         {"seconds": True},
@@ -54,3 +55,10 @@ def test_unknown_type_error_points_at_type() -> None:
     errors = job_types.validation_errors("nope", {}, enable_test_types=False)
 
     assert errors[0].pointer == "/type"
+
+
+def test_sleep_never_runs_longer_than_its_declared_max_duration() -> None:
+    sleep = job_types.JOB_TYPES["sleep"]
+    assert sleep.max_duration_seconds >= job_types.SLEEP_MAX_SECONDS
+    # Every type declares a duration the worker can budget for.
+    assert all(t.max_duration_seconds > 0 for t in job_types.JOB_TYPES.values())

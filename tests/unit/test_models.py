@@ -31,7 +31,7 @@ def test_job_request_accepts_type_and_object_payload() -> None:
         {"type": "x" * 65, "payload": {}},
         {"type": 1, "payload": {}},
         {"type": "echo", "payload": None},
-        {"type": "echo", "payload": {"n": 10**39}},
+        {"type": "echo", "payload": {"n": 10**39 + 1}},  # 40 significant digits
         {"type": "echo", "payload": {"n": Decimal("1e200")}},
         {"type": "echo", "payload": {"n": Decimal("0.1234567890123456789012345678901234567891")}},
         {"type": "echo", "payload": nested(MAX_NESTING + 1)},
@@ -40,6 +40,11 @@ def test_job_request_accepts_type_and_object_payload() -> None:
 def test_job_request_rejects(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         JobRequest.model_validate(body)
+
+
+def test_trailing_zeros_are_not_significant_digits_as_in_dynamodb() -> None:
+    # DynamoDB trims leading and trailing zeros: 10**39 is one significant digit.
+    assert JobRequest.model_validate({"type": "echo", "payload": {"n": 10**39}})
 
 
 def test_job_request_accepts_nesting_up_to_the_limit() -> None:

@@ -6,6 +6,18 @@ deadline), lost claim -> ack (a duplicate delivery while another holds the lease
 type; success -> succeeded; failure before the last receive -> back to queued with `error`
 and report the item failed (SQS redelivers); failure on the last receive -> failed, ack.
 Unparseable bodies are reported failed so they end in the DLQ.
+
+Time budget: all records of a batch share the invocation's deadline. Before claiming a
+job the worker checks that the time left covers the job type's declared maximum duration
+plus FINISH_MARGIN_MS; if not, it claims nothing more and returns that record and all
+later ones as batch item failures (SQS redelivers them), so a slow record never makes the
+rest time out.
+
+No job stuck for ever: whenever a record is on its last receive and the worker lets its
+message go to the dead-letter queue (no time left, or processing crashed), it first marks
+the job `failed` with `error.code` `dead_lettered` (`scripts/redrive` can queue it again).
+On the last receive a job whose earlier attempt crashed or timed out (running, lease over)
+is dead-lettered rather than run once more unguarded.
 """
 
 from __future__ import annotations
@@ -13,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -23,7 +35,7 @@ from typing import Any
 from jobs_platform import aws, job_types, log, metrics, tracing
 from jobs_platform.clock import Clock, epoch_ms, utc_now
 from jobs_platform.config import WorkerSettings
-from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStore
+from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStatus, JobStore
 
 # Created once per cold start (during init, outside the billed/latency-critical path).
 _dynamodb = aws.client("dynamodb")
@@ -31,11 +43,17 @@ _dynamodb = aws.client("dynamodb")
 # Added to the invocation's deadline for the claim lease: covers clock skew between the
 # hosts that compare it. Redelivery comes far later (visibility timeout >= 6 x timeout).
 LEASE_CLOCK_SKEW_MS = 1_000
+# Kept back after a job's declared maximum duration: recording its outcome (one write)
+# and answering the batch. Terraform requires worker_timeout >= longest duration + 1 s.
+FINISH_MARGIN_MS = 500
+# Below this much time left, records returned unclaimed are not even marked.
+MARK_FLOOR_MS = 200
 
 
 class Outcome(Enum):
     DONE = "done"  # acknowledge: the message is deleted
     RETRY = "retry"  # report as a batch item failure: SQS redelivers (or DLQs) it
+    DEFER = "defer"  # no time to run it: return it and every later record, unclaimed
 
 
 class UnparseableRecord(ValueError):
@@ -141,7 +159,27 @@ def _finish_failure(
     return Outcome.DONE
 
 
-def process_record(record: Mapping[str, Any], deps: Dependencies, *, lease_until: int) -> Outcome:
+def is_last_receive(record: Mapping[str, Any], deps: Dependencies) -> bool:
+    """A failure reported now sends the message to the DLQ (SQS maxReceiveCount)."""
+    return _receive_count(record) >= deps.settings.max_receive_count
+
+
+def _dead_letter(deps: Dependencies, job: Job, why: str) -> None:
+    message = (
+        f"{why}; its message went to the dead-letter queue after "
+        f"{deps.settings.max_receive_count} deliveries (scripts/redrive queues it again)"
+    )
+    if deps.jobs.dead_letter(job, message) is not None:
+        log.warning("job dead-lettered", reason=why)
+
+
+def process_record(
+    record: Mapping[str, Any],
+    deps: Dependencies,
+    *,
+    lease_until: int,
+    remaining_ms: Callable[[], int] | None = None,
+) -> Outcome:
     pk, sk = job_key(str(record.get("body", "")))
     job = deps.jobs.load_by_key(pk, sk)
     if job is None:
@@ -157,6 +195,19 @@ def process_record(record: Mapping[str, Any], deps: Dependencies, *, lease_until
     if job.status in TERMINAL_STATUSES:
         log.info("job already finished; nothing to do", status=job.status.value)
         return Outcome.DONE
+    last = is_last_receive(record, deps)
+    budget_ms = job_types.max_duration_ms(job.type) + FINISH_MARGIN_MS
+    if remaining_ms is not None and remaining_ms() < budget_ms:
+        log.info("not enough time left to run the job; returning it", budget_ms=budget_ms)
+        if last:
+            _dead_letter(deps, job, "no worker had the time to run it")
+        return Outcome.DEFER
+    lease_over = job.claimed_until is None or job.claimed_until < epoch_ms(deps.clock())
+    if last and job.status is JobStatus.RUNNING and lease_over:
+        # Its previous attempt crashed or timed out (the claim below would take over an
+        # expired lease): do not run it once more on the message's last delivery.
+        _dead_letter(deps, job, "its attempts crashed or timed out")
+        return Outcome.RETRY
     claimed = deps.jobs.start(job, lease_until=lease_until)
     if claimed is None:
         # Another delivery holds the lease (it finishes the job, or its own message comes
@@ -210,16 +261,47 @@ def process_record(record: Mapping[str, Any], deps: Dependencies, *, lease_until
     return Outcome.DONE
 
 
+def _mark_unclaimed(records: list[Mapping[str, Any]], deps: Dependencies, context: Any) -> None:
+    """Records returned unclaimed on their last receive go to the DLQ: mark their jobs
+    first, while a little time is left."""
+    for record in records:
+        if context.get_remaining_time_in_millis() < MARK_FLOOR_MS:
+            return
+        if not is_last_receive(record, deps):
+            continue
+        try:
+            job = deps.jobs.load_by_key(*job_key(str(record.get("body", ""))))
+            if job is not None and job.status not in TERMINAL_STATUSES:
+                _dead_letter(deps, job, "no worker had the time to run it")
+        except Exception:  # noqa: BLE001 - best effort: the message still reaches the DLQ
+            log.exception("could not mark a dead-lettered job")
+
+
+def _after_crash(record: Mapping[str, Any], deps: Dependencies) -> None:
+    """Processing raised (DynamoDB errors, bugs): on the last receive, mark the job."""
+    if not is_last_receive(record, deps):
+        return
+    try:
+        job = deps.jobs.load_by_key(*job_key(str(record.get("body", ""))))
+        if job is not None and job.status not in TERMINAL_STATUSES:
+            _dead_letter(deps, job, "processing it failed on every delivery")
+    except Exception:  # noqa: BLE001 - best effort: the message still reaches the DLQ
+        log.exception("could not mark a dead-lettered job")
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     log.start_invocation(context)
     deps = dependencies()
     lease = lease_until(context, deps.clock)
     failures: list[dict[str, str]] = []
-    for record in event.get("Records") or []:
+    records = list(event.get("Records") or [])
+    for index, record in enumerate(records):
         message_id = str(record.get("messageId", ""))
         log.clear()
         try:
-            outcome = process_record(record, deps, lease_until=lease)
+            outcome = process_record(
+                record, deps, lease_until=lease, remaining_ms=context.get_remaining_time_in_millis
+            )
         except UnparseableRecord as exc:
             log.error(
                 "unparseable message; leaving it for the DLQ", message_id=message_id, error=str(exc)
@@ -228,7 +310,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - the boundary: log it, let SQS redeliver
             # DynamoDB throttling, timeouts, bugs: let SQS redeliver (and DLQ in the end).
             log.exception("record processing crashed", message_id=message_id)
+            _after_crash(record, deps)
             outcome = Outcome.RETRY
+        if outcome is Outcome.DEFER:
+            unclaimed = records[index:]
+            log.clear()
+            log.warning("time budget: returning unclaimed records", count=len(unclaimed))
+            _mark_unclaimed(unclaimed[1:], deps, context)
+            failures.extend({"itemIdentifier": str(r.get("messageId", ""))} for r in unclaimed)
+            break
         if outcome is Outcome.RETRY:
             failures.append({"itemIdentifier": message_id})
     log.clear()

@@ -8,7 +8,6 @@ is refused. Item layouts: docs/architecture.md ("jobs" table).
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from jobs_platform import dynamo, ids, schema
+from jobs_platform import dynamo, ids, json_values, schema
 from jobs_platform.clock import epoch_ms, epoch_seconds, rfc3339
 from jobs_platform.errors import BadRequest, IdempotencyKeyReused, QuotaExceeded, ServiceBusy
 from jobs_platform.jobs.model import Job, JobStatus, SubmitResult
@@ -42,14 +41,9 @@ def sha256_hex(text: str) -> str:
 
 
 def request_hash(job_type: str, payload: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of the request (key order and spacing do not matter)."""
-    canonical = json.dumps(
-        {"payload": payload, "type": job_type},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
+    """sha256 of the canonical JSON of the request: key order, spacing and the way a number
+    is written (1, 1.0, 1E0) do not matter, its value does."""
+    canonical = json_values.dumps({"payload": payload, "type": job_type}, canonical=True)
     return sha256_hex(canonical)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from jobs_platform.errors import InvalidCursor
 from jobs_platform.jobs.model import JobStatus
 
 MAX_CURSOR_LENGTH = 2048
+_BASE64URL = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CURSOR_LENGTH}}}")
 
 
 def _key_fields(status: JobStatus | None) -> set[str]:
@@ -38,12 +40,16 @@ def decode_cursor(cursor: str, *, tenant_id: str, status: JobStatus | None) -> d
     """The ExclusiveStartKey for `cursor`; InvalidCursor unless it is one this tenant's
     query (same status filter) produced."""
     invalid = InvalidCursor("The cursor is invalid; use next_cursor from a previous page.")
-    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+    if not isinstance(cursor, str) or not _BASE64URL.fullmatch(cursor):
         raise invalid
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        # Any JSON nested deeper than a key can be is refused before it is parsed (a
+        # cursor of 1,536 "[" made json.loads raise RecursionError).
+        if raw.count(b"[") + raw.count(b"{") > 1:
+            raise invalid
         data = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise invalid from None
     if not isinstance(data, dict) or set(data) != _key_fields(status):
         raise invalid

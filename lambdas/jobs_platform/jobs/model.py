@@ -13,6 +13,9 @@ from typing import Any
 from jobs_platform import dynamo, schema
 
 CLAIMED_UNTIL = "claimed_until"  # epoch ms: the claiming invocation's deadline (the lease)
+# A random id written with each claim: tells a claim whose response was lost (its own
+# write, found on a re-read) from another delivery's claim with the same deadline.
+CLAIM_ID = "claim_id"
 REQUEST_ID = "request_id"  # the x-request-id of the API request that created the job
 TRACE_HEADER = "trace_header"  # that request's X-Ray trace header (Root=...;Parent=...)
 
@@ -42,6 +45,7 @@ class Job:
     result: Any = None
     error: dict[str, Any] | None = None
     claimed_until: int | None = None  # epoch ms; set while `running` (absent on older items)
+    claim_id: str | None = None  # set with claimed_until
     # Correlation: the API request that created the job and its X-Ray trace header, so the
     # worker's log lines (and its trace) join the request's (absent on older items).
     request_id: str | None = None
@@ -65,6 +69,7 @@ class Job:
             claimed_until=(
                 int(values[CLAIMED_UNTIL]) if values.get(CLAIMED_UNTIL) is not None else None
             ),
+            claim_id=values.get(CLAIM_ID),
             request_id=values.get(REQUEST_ID),
             trace_header=values.get(TRACE_HEADER),
         )

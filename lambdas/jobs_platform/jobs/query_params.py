@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from jobs_platform.errors import BadRequest
 from jobs_platform.jobs.model import JobStatus
 
+_DIGITS = re.compile(r"[0-9]{1,3}")
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 100
 
@@ -16,7 +19,8 @@ def limit_out_of_range() -> BadRequest:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIST_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT:
+    # ASCII digits only: str.isdigit() also accepts "²" or "①", which int() refuses.
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIST_LIMIT:
         raise limit_out_of_range()
     return int(raw)
 

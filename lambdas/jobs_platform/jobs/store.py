@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs_platform import dynamo, schema
+from jobs_platform import dynamo, json_values, schema
 from jobs_platform.clock import Clock, epoch_seconds, utc_now
 from jobs_platform.config import JOB_RETENTION_DAYS_DEFAULT
 from jobs_platform.jobs import create, transitions, usage
@@ -24,6 +24,31 @@ if TYPE_CHECKING:
 
 # A filtered query page can come back short (expired items); refill it this many times.
 _LIST_QUERY_ROUNDS = 5
+# Lambda's response payload limit is 6 MB, and a job can be about 2 x 64 KiB (payload and
+# echoed result): a page stops before its jobs' JSON passes this, and its next_cursor
+# continues after the last job it holds.
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+
+
+def page_key(job: Job, status: JobStatus | None) -> dict[str, Any]:
+    """The LastEvaluatedKey a query would return after `job` (for its next_cursor)."""
+    values = {
+        schema.PARTITION_KEY: schema.tenant_pk(job.tenant_id),
+        schema.SORT_KEY: schema.job_sk(job.job_id),
+    }
+    if status is not None:
+        values[schema.STATUS_INDEX_PARTITION_KEY] = schema.tenant_status(job.tenant_id, status)
+    return dynamo.to_item(values)
+
+
+def within_page_budget(items: list[Job], max_bytes: int = MAX_PAGE_BYTES) -> int:
+    """How many of `items` (at least one) fit in `max_bytes` of JSON."""
+    total = 0
+    for count, job in enumerate(items):
+        total += len(json_values.dumps(job.to_public()).encode("utf-8")) + 1
+        if total > max_bytes and count > 0:
+            return count
+    return len(items)
 
 
 def list_query(
@@ -111,6 +136,9 @@ class JobStore:
             if last_key is None or len(items) >= limit:
                 break
             start_key = last_key
+        fits = within_page_budget(items)
+        if fits < len(items):
+            items, last_key = items[:fits], page_key(items[fits - 1], status)
         return JobPage(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
 
     # -- writes (create.py, transitions.py) ---------------------------------------------
@@ -177,3 +205,11 @@ class JobStore:
     def fail(self, job: Job, code: str, message: str) -> Job | None:
         """running (this claim) -> failed with `error`."""
         return transitions.fail(self._table, job, code, message)
+
+    def dead_letter(self, job: Job, message: str) -> Job | None:
+        """Unclaimed (queued, or running with an expired lease) -> failed, dead_lettered."""
+        return transitions.dead_letter(self._table, job, message)
+
+    def requeue(self, job: Job) -> Job | None:
+        """failed, dead_lettered -> queued (the redrive)."""
+        return transitions.requeue(self._table, job)

@@ -5,15 +5,27 @@
 - succeed: running (this claim) -> succeeded
 - retry:   running (this claim) -> queued (SQS redelivers the message)
 - fail:    running (this claim) -> failed
+- dead_letter: queued, or running with an expired lease (nobody runs it) -> failed with
+  `error.code` = `dead_lettered`: the worker records this before it lets a message go to
+  the dead-letter queue, so no job is left queued or running for ever
+- requeue: failed with `dead_lettered` -> queued (`scripts/redrive`, before it moves the
+  message back)
 
 `start` claims the job for one delivery (lease + fencing token `attempts`); only the
 holder of the current claim can succeed, retry or fail it. A transition whose condition
 does not hold (another writer won) returns None.
+
+An update can be applied although its caller sees an error (the response was lost; the
+SDK retries it, and the retry's condition fails on the update's own result). So when a
+condition fails, `apply` re-reads the job, and when it already is exactly what this
+transition makes of it (same claim, same status), returns it: a claim whose response was
+lost is still the caller's, and its job is not left running with nobody to finish it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,10 +35,11 @@ from botocore.exceptions import ClientError
 from jobs_platform import dynamo, schema
 from jobs_platform.clock import epoch_ms, epoch_seconds, rfc3339
 from jobs_platform.errors import JobNotCancellable
-from jobs_platform.jobs.model import CLAIMED_UNTIL, Job, JobStatus
+from jobs_platform.jobs.model import CLAIM_ID, CLAIMED_UNTIL, Job, JobStatus
 from jobs_platform.jobs.table import JobTable
 
 MAX_ERROR_MESSAGE_LENGTH = 1000
+DEAD_LETTERED = "dead_lettered"  # error.code of a job whose message went to the DLQ
 
 
 @dataclass(frozen=True)
@@ -88,16 +101,25 @@ def update_request(job: Job, transition: Transition, now: datetime) -> dict[str,
 
 
 def apply(
-    table: JobTable, job: Job, transition: Transition, now: datetime | None = None
+    table: JobTable,
+    job: Job,
+    transition: Transition,
+    now: datetime | None = None,
+    applied: Callable[[Job], bool] | None = None,
 ) -> Job | None:
-    """The conditional update; None when the condition does not hold (lost the race)."""
+    """The conditional update; None when the condition does not hold (lost the race),
+    unless the job already is what `applied` recognises as this update's own result."""
     request = update_request(job, transition, table.clock() if now is None else now)
     try:
         response = table.client.update_item(TableName=table.name, **request)
     except ClientError as exc:
-        if dynamo.is_condition_failure(exc):
-            return None
-        raise
+        if not dynamo.is_condition_failure(exc):
+            raise
+        if applied is not None:
+            current = table.load(job.tenant_id, job.job_id)
+            if current is not None and applied(current):
+                return current
+        return None
     return Job.from_item(response["Attributes"])
 
 
@@ -129,6 +151,7 @@ def start(table: JobTable, job: Job, *, lease_until: int) -> Job | None:
     delivery holds the lease, or the job moved on since it was read."""
     now = table.clock()
     now_ms = epoch_ms(now)
+    claim_id = secrets.token_hex(8)
     if lease_until <= now_ms:
         raise ValueError(f"lease_until {lease_until} is not after now ({now_ms})")
     claim = Transition(
@@ -144,10 +167,20 @@ def start(table: JobTable, job: Job, *, lease_until: int) -> Job | None:
             "seen": job.attempts,
         },
         condition_names={"#lease": CLAIMED_UNTIL},
-        set_values={CLAIMED_UNTIL: lease_until},
+        set_values={CLAIMED_UNTIL: lease_until, CLAIM_ID: claim_id},
         increment_attempts=True,
     )
-    return apply(table, job, claim, now)
+    return apply(
+        table,
+        job,
+        claim,
+        now,
+        applied=lambda current: (
+            current.status is JobStatus.RUNNING
+            and current.attempts == job.attempts + 1
+            and current.claim_id == claim_id
+        ),
+    )
 
 
 def _finish_claimed(
@@ -167,9 +200,14 @@ def _finish_claimed(
         condition="#status = :running AND #attempts = :claimed",
         condition_values={"running": JobStatus.RUNNING.value, "claimed": job.attempts},
         set_values=set_values,
-        remove=(*remove, CLAIMED_UNTIL),
+        remove=(*remove, CLAIMED_UNTIL, CLAIM_ID),
     )
-    return apply(table, job, finish)
+    return apply(
+        table,
+        job,
+        finish,
+        applied=lambda current: current.status is to and current.attempts == job.attempts,
+    )
 
 
 def _error_record(code: str, message: str) -> dict[str, str]:
@@ -189,3 +227,47 @@ def retry(table: JobTable, job: Job, code: str, message: str) -> Job | None:
 def fail(table: JobTable, job: Job, code: str, message: str) -> Job | None:
     """running (this claim) -> failed with `error`."""
     return _finish_claimed(table, job, JobStatus.FAILED, {"error": _error_record(code, message)})
+
+
+def dead_letter(table: JobTable, job: Job, message: str) -> Job | None:
+    """queued, or running with an expired lease (or none) -> failed, `dead_lettered`.
+    None when the job moved on (finished, or another delivery holds a live lease)."""
+    now = table.clock()
+    unclaimed = Transition(
+        to=JobStatus.FAILED,
+        condition=(
+            "#status = :queued OR (#status = :running AND "
+            "(attribute_not_exists(#lease) OR #lease < :now_ms))"
+        ),
+        condition_values={
+            "queued": JobStatus.QUEUED.value,
+            "running": JobStatus.RUNNING.value,
+            "now_ms": epoch_ms(now),
+        },
+        condition_names={"#lease": CLAIMED_UNTIL},
+        set_values={"error": _error_record(DEAD_LETTERED, message)},
+        remove=(CLAIMED_UNTIL, CLAIM_ID),
+    )
+    return apply(
+        table,
+        job,
+        unclaimed,
+        now,
+        applied=lambda current: (
+            current.status is JobStatus.FAILED
+            and (current.error or {}).get("code") == DEAD_LETTERED
+            and current.attempts == job.attempts
+        ),
+    )
+
+
+def requeue(table: JobTable, job: Job) -> Job | None:
+    """failed with `dead_lettered` -> queued (its error stays, as after a retry); None
+    when the job is not (or no longer) dead-lettered."""
+    again = Transition(
+        to=JobStatus.QUEUED,
+        condition="#status = :failed AND #error.#code = :dead_lettered",
+        condition_values={"failed": JobStatus.FAILED.value, "dead_lettered": DEAD_LETTERED},
+        condition_names={"#error": "error", "#code": "code"},
+    )
+    return apply(table, job, again)

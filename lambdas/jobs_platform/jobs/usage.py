@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from jobs_platform import dynamo, schema
+from jobs_platform import dynamo, ids, schema
 from jobs_platform.clock import epoch_seconds
 from jobs_platform.errors import BadRequest
 from jobs_platform.jobs.table import JobTable
@@ -86,8 +86,11 @@ def count(
 def parse_day(raw: str | None, name: str, default: date) -> date:
     if raw is None or raw == "":
         return default
+    # The grammar first (date.fromisoformat also takes ISO week dates like 2025-W01-1).
+    if not ids.is_whole_match(ids.DAY_PATTERN, raw):
+        return _invalid(name)
     try:
-        return date.fromisoformat(raw) if len(raw) == 10 else _invalid(name)
+        return date.fromisoformat(raw)
     except ValueError:
         return _invalid(name)
 

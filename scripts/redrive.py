@@ -1,0 +1,224 @@
+"""Move the jobs DLQ's messages back to the jobs queue: `make redrive` (scripts/redrive.py).
+
+A dry run by default: it lists every message in the dead-letter queue with the job it
+belongs to (tenant, id, status, why it failed) and what `--apply` would do, then makes the
+messages visible again, changing nothing. With `--apply` it does it and says what it did:
+
+- job `failed` with `dead_lettered` (the worker marked it before letting the message go):
+  the job goes back to `queued` (a conditional update) and its message to the jobs queue;
+- job `queued` or `running` (its message reached the DLQ without the worker's
+  bookkeeping, e.g. a worker killed on the last delivery): the message goes back; the
+  worker claims a queued job, or a running one whose lease is over;
+- job finished, missing or expired: nothing to redo, the message is deleted;
+- anything else (an unparseable message, a pipe delivery failure, a job failed for its
+  own reasons): left in the DLQ, and said so.
+
+A message is sent to the jobs queue before it is deleted from the DLQ (at least once: the
+worker's conditional claim makes a duplicate harmless).
+
+Target: the local stack (`.local/emulator.json`, or `--state-dir`), or a deployed
+environment with `--prefix <project>-<env>` and the usual AWS credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from jobs_platform.jobs import Job, JobStatus, JobStore
+from jobs_platform.jobs.transitions import DEAD_LETTERED
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOLD_SECONDS = 60  # how long a listed message stays invisible while the tool decides
+MAX_MESSAGES = 10_000
+
+
+@dataclass(frozen=True)
+class Target:
+    dlq_url: str
+    queue_url: str
+    table_name: str
+    endpoint: str | None
+    region: str
+
+
+@dataclass
+class Entry:
+    message: dict[str, Any]
+    job: Job | None
+    kind: str  # "job" | "unparseable" | "pipe"
+    action: str  # "requeue" | "move" | "delete" | "leave"
+    reason: str
+    done: str = ""
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["MessageId"])
+
+
+def local_target(state_dir: Path) -> Target:
+    path = state_dir / "emulator.json"
+    if not path.exists():
+        raise SystemExit(f"error: {path} is missing: start the local stack (make local), "
+                         "or give --prefix for a deployed environment")  # fmt: skip
+    details = json.loads(path.read_text())
+    outputs = details["outputs"]
+    return Target(
+        dlq_url=outputs["jobs_dlq_url"],
+        queue_url=outputs["jobs_queue_url"],
+        table_name=outputs["jobs_table_name"],
+        endpoint=details["emulator_endpoint"],
+        region="us-east-1",
+    )
+
+
+def deployed_target(prefix: str, region: str) -> Target:
+    sqs = boto3.client("sqs", region_name=region)
+    return Target(
+        dlq_url=sqs.get_queue_url(QueueName=f"{prefix}-jobs-dlq")["QueueUrl"],
+        queue_url=sqs.get_queue_url(QueueName=f"{prefix}-jobs")["QueueUrl"],
+        table_name=f"{prefix}-jobs",
+        endpoint=None,
+        region=region,
+    )
+
+
+def clients(target: Target) -> tuple[Any, Any]:
+    extra: dict[str, Any] = {"region_name": target.region}
+    if target.endpoint:  # the local emulator: its fake credentials
+        extra.update(endpoint_url=target.endpoint, aws_access_key_id="test",
+                     aws_secret_access_key="test")  # noqa: S106  # fmt: skip
+    return boto3.client("sqs", **extra), boto3.client("dynamodb", **extra)
+
+
+def receive_all(sqs: Any, dlq_url: str, limit: int) -> list[dict[str, Any]]:
+    """Every message now in the DLQ (each held invisible for HOLD_SECONDS)."""
+    messages: dict[str, dict[str, Any]] = {}
+    empty_polls = 0
+    while len(messages) < limit and empty_polls < 2:
+        response = sqs.receive_message(
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=HOLD_SECONDS,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+        )
+        batch = response.get("Messages", [])
+        empty_polls = 0 if batch else empty_polls + 1
+        for message in batch:
+            messages.setdefault(message["MessageId"], message)
+    return list(messages.values())
+
+
+def classify(message: dict[str, Any], jobs: JobStore) -> Entry:
+    try:
+        record = json.loads(message["Body"])
+    except ValueError:
+        return Entry(message, None, "unparseable", "leave", "not JSON")
+    if isinstance(record, dict) and "DDBStreamBatchInfo" in record:
+        info = record["DDBStreamBatchInfo"]
+        return Entry(message, None, "pipe", "leave",
+                     "the outbox pipe could not deliver stream records "
+                     f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')}; "
+                     "their jobs are still queued: resubmit them")  # fmt: skip
+    try:
+        keys = record["dynamodb"]["Keys"]
+        pk, sk = keys["pk"]["S"], keys["sk"]["S"]
+    except (KeyError, TypeError):
+        return Entry(message, None, "unparseable", "leave", "not a jobs-table stream record")
+    job = jobs.load_by_key(pk, sk)
+    if job is None:
+        return Entry(message, None, "job", "delete", f"job {sk} missing or expired")
+    if job.status is JobStatus.FAILED:
+        code = (job.error or {}).get("code")
+        if code == DEAD_LETTERED:
+            return Entry(message, job, "job", "requeue", "dead-lettered")
+        return Entry(message, job, "job", "leave", f"failed ({code}): not a delivery problem")
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
+        return Entry(message, job, "job", "delete", f"already {job.status.value}")
+    return Entry(message, job, "job", "move", f"still {job.status.value}")
+
+
+def apply(entry: Entry, sqs: Any, jobs: JobStore, target: Target) -> None:
+    handle = entry.message["ReceiptHandle"]
+    if entry.action == "leave":
+        sqs.change_message_visibility(
+            QueueUrl=target.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
+        )
+        entry.done = "left in the DLQ"
+        return
+    if entry.action == "delete":
+        sqs.delete_message(QueueUrl=target.dlq_url, ReceiptHandle=handle)
+        entry.done = "deleted (nothing to redo)"
+        return
+    if entry.action == "requeue":
+        assert entry.job is not None
+        if jobs.requeue(entry.job) is None:
+            current = jobs.load(entry.job.tenant_id, entry.job.job_id)
+            state = current.status.value if current else "gone"
+            sqs.change_message_visibility(
+                QueueUrl=target.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
+            )
+            entry.done = f"left: the job changed meanwhile (now {state})"
+            return
+    sqs.send_message(QueueUrl=target.queue_url, MessageBody=entry.message["Body"])
+    sqs.delete_message(QueueUrl=target.dlq_url, ReceiptHandle=handle)
+    entry.done = "job queued again, message moved" if entry.action == "requeue" else "moved"
+
+
+def describe(entry: Entry) -> str:
+    job = entry.job
+    who = f"job {job.job_id} (tenant {job.tenant_id}, {job.status.value})" if job else entry.kind
+    plan = {"requeue": "queue the job again and move the message", "move": "move the message",
+            "delete": "delete the message", "leave": "leave it"}[entry.action]  # fmt: skip
+    outcome = entry.done or f"would {plan}"
+    return f"  {entry.message_id}  {who}: {entry.reason} -> {outcome}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apply", action="store_true", help="do it (default: a dry run)")
+    parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local")
+    parser.add_argument("--prefix", help="a deployed environment's name prefix, e.g. "
+                        "jobs-platform-staging (default: the local stack)")  # fmt: skip
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--max", type=int, default=MAX_MESSAGES, help="messages at most")
+    args = parser.parse_args(argv)
+    target = (
+        deployed_target(args.prefix, args.region) if args.prefix else local_target(args.state_dir)
+    )
+    sqs, dynamodb = clients(target)
+    jobs = JobStore(dynamodb, target.table_name)
+    messages = receive_all(sqs, target.dlq_url, args.max)
+    entries = [classify(message, jobs) for message in messages]
+    mode = "apply" if args.apply else "dry run"
+    print(f"redrive ({mode}): {len(entries)} message(s) in {target.dlq_url}")
+    for entry in entries:
+        if args.apply:
+            apply(entry, sqs, jobs, target)
+        else:
+            sqs.change_message_visibility(
+                QueueUrl=target.dlq_url,
+                ReceiptHandle=entry.message["ReceiptHandle"],
+                VisibilityTimeout=0,
+            )
+        print(describe(entry))
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.action] = counts.get(entry.action, 0) + 1
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
+    if args.apply:
+        print(f"done: {summary}")
+    else:
+        print(f"would: {summary}; run with --apply (make redrive REDRIVE_ARGS=--apply) to do it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
