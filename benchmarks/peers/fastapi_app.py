@@ -25,8 +25,11 @@ _client = boto3.client("dynamodb")
 _TABLE = os.environ["JOBS_TABLE_NAME"]
 
 
+# FastAPI's documentation: `async def` for a path operation that waits on nothing (no
+# thread hop), plain `def` for one that makes a blocking call (boto3) so it runs in the
+# thread pool.
 @app.get("/health")
-def health() -> dict[str, Any]:
+async def health() -> dict[str, Any]:
     return {"status": "ok", "version": "bench"}
 
 
@@ -55,6 +58,7 @@ def submit(job: JobRequest, request: Request) -> dict[str, Any]:
                         "sk": {"S": f"JOB#{job_id}"},
                         "type": {"S": job.type},
                         "status": {"S": "queued"},
+                        "payload": {"S": json.dumps(job.payload)},
                         "created_at": {"S": stamp},
                         "expires_at": {"N": str(int(time.time()) + 86400 * 30)},
                     },

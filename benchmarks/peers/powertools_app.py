@@ -4,6 +4,7 @@ written as its documentation shows (data validation with the same pydantic model
 # No `from __future__ import annotations`: the resolver reads the body model from the
 # annotation at import time.
 
+import json
 import os
 import time
 import uuid
@@ -58,6 +59,7 @@ def submit(job: JobRequest) -> tuple[dict[str, Any], int]:
                         "sk": {"S": f"JOB#{job_id}"},
                         "type": {"S": job.type},
                         "status": {"S": "queued"},
+                        "payload": {"S": json.dumps(job.payload)},
                         "created_at": {"S": stamp},
                         "expires_at": {"N": str(int(time.time()) + 86400 * 30)},
                     },
