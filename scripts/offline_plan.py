@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,12 @@ from pathlib import Path
 from scripts import environments as envs
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.preflight import preflight
-from scripts.terraform_workspace import copy_root_module, terraform_cli_env
+from scripts.terraform_cli import (
+    TerraformNotFound,
+    copy_root_module,
+    terraform_binary,
+    terraform_cli_env,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARTIFACTS = REPO_ROOT / "dist" / "artifacts.tfvars.json"
@@ -106,16 +110,9 @@ def terraform_env(endpoint: str, data_dir: Path, config_dir: Path) -> dict[str, 
     return env
 
 
-def _terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        raise OfflinePlanError("terraform is not on PATH: install Terraform >= 1.10")
-    return path
-
-
 def _run(args: list[str], cwd: Path, env: dict[str, str], step: str) -> str:
     result = subprocess.run(
-        [_terraform(), *args],
+        [terraform_binary(), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -246,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         results = offline_plans(
             args.environments or None, artifacts=args.artifacts, out_dir=args.out_dir
         )
-    except OfflinePlanError as exc:
+    except (OfflinePlanError, TerraformNotFound) as exc:
         print(f"offline-plan: error: {exc}", file=sys.stderr)
         return 1
     out = results[0].json_path.parent if results else args.out_dir

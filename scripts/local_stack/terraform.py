@@ -9,7 +9,7 @@ environments never see the emulator):
   root module carries no emulator setting; ``environments/local.tfvars`` only turns off
   the one AWS feature the emulator cannot converge (the DLQ redrive allow policy).
 - Terraform's data directory is ``.local/terraform`` (``TF_DATA_DIR``), apart from the
-  real environments' ``.terraform/<env>`` (``scripts/tf``).
+  real environments' ``.terraform/<env>`` (``scripts/tf.py``).
 - State lives in the emulator's own S3: :meth:`LocalTerraform.init` creates the bucket
   ``jobs-platform-local-tfstate`` in the emulator and runs ``terraform init -reconfigure``
   with a backend file generated under the data directory (bucket, key, the emulator's S3
@@ -36,7 +36,7 @@ from typing import Any
 import boto3
 from python_terraform import IsFlagged, Terraform  # type: ignore[import-untyped]
 
-from scripts.terraform_workspace import terraform_cli_env
+from scripts.terraform_cli import terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from scripts.terraform_workspace import provider_mirror_config
+from scripts.terraform_cli import provider_mirror_config, terraform_binary
 
 from tests.repo_config import make_deployable
 
@@ -57,13 +57,6 @@ def fresh_clone(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     return dest
-
-
-def terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
-    return path
 
 
 class _Sts(BaseHTTPRequestHandler):
@@ -122,7 +115,7 @@ def test_the_cards_raw_terraform_commands_need_only_make_package_and_credentials
     clone = fresh_clone(tmp_path / "clone")
     (clone / "backend_override.tf").write_text(BACKEND_OVERRIDE)  # stands in for S3
     env = user_env(tmp_path)
-    init = run([terraform(), "init", "-no-color"], clone, env)
+    init = run([terraform_binary(), "init", "-no-color"], clone, env)
     assert init.returncode == 0, init.stdout + init.stderr
     plan_env = {
         **env,
@@ -135,7 +128,7 @@ def test_the_cards_raw_terraform_commands_need_only_make_package_and_credentials
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "1",
     }
-    card_plan = [terraform(), "plan", "-no-color", "-var-file=environments/staging.tfvars"]
+    card_plan = [terraform_binary(), "plan", "-no-color", "-var-file=environments/staging.tfvars"]
 
     # Before `make package`: the first (and only) error names the fix.
     before = run(card_plan, clone, plan_env)
