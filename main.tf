@@ -93,7 +93,7 @@ locals {
         {
           sid       = "JobsStatusIndex"
           actions   = ["dynamodb:Query"]
-          resources = ["${module.table["jobs"].table_arn}/index/status-index"]
+          resources = [for index in keys(local.tables.jobs.indexes) : "${module.table["jobs"].table_arn}/index/${index}"]
         },
         {
           sid       = "SessionsTable"
@@ -392,12 +392,13 @@ module "monitoring" {
   api                          = { id = module.api.api_id, stage = module.api.stage_name }
   api_5xx_rate_alarm_threshold = var.api_5xx_rate_alarm_threshold
   api_p99_latency_alarm_ms     = var.api_p99_latency_alarm_ms
-  pipe_name                    = "${local.name_prefix}-outbox"
-  function_names               = { for key in keys(local.functions) : key => "${local.name_prefix}-${key}" }
+  # Names from the modules that made them (each module's name outputs): never rebuilt here.
+  pipe_name      = module.outbox.pipe_name
+  function_names = { for key, function in module.function : key => function.function_name }
   queues = {
-    jobs = { queue_name = "${local.name_prefix}-jobs", dlq_name = "${local.name_prefix}-jobs-dlq" }
+    jobs = { queue_name = module.queue.queue_name, dlq_name = module.queue.dlq_name }
   }
-  table_names = { for key in keys(local.tables) : key => "${local.name_prefix}-${key}" }
+  table_names = { for key, table in module.table : key => table.table_name }
   tags        = local.tags
 }
 
