@@ -311,11 +311,13 @@ module "function" {
   source   = "./terraform/modules/function"
   for_each = local.functions
 
-  name                  = "${local.name_prefix}-${each.key}"
-  description           = each.value.description
-  zip_path              = local.lambda_artifacts[each.key].zip_path
-  source_code_hash      = local.lambda_artifacts[each.key].sha256
-  handler               = each.value.handler
+  name             = "${local.name_prefix}-${each.key}"
+  description      = each.value.description
+  zip_path         = local.lambda_artifacts[each.key].zip_path
+  source_code_hash = local.lambda_artifacts[each.key].sha256
+  handler          = each.value.handler
+  # The Lambda runtime, stated once (scripts/package.py builds the zips for its Python:
+  # a contract test compares).
   runtime               = "python3.12"
   timeout_seconds       = each.value.timeout
   memory_mb             = each.value.memory

@@ -6,7 +6,10 @@ the Python side, and these tests fail when a Terraform or docs copy disagrees.
 - the bounds and defaults of the settings Terraform validates (variables.tf);
 - the release version (pyproject.toml) and Terraform's default `service_version`;
 - the API key header: the authorizer reads it, the API's authorizer uses it as its
-  identity source, the WAF redacts it from its logs.
+  identity source, the WAF redacts it from its logs;
+- the log level: one knob (root `log_level` -> LOG_LEVEL, the levels `config.py` accepts),
+  Lambda's own JSON log filter passing every line;
+- the Lambda runtime (main.tf) and the Python and platform `make package` builds for.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import re
 import tomllib
 
 import pytest
+from scripts import package
 
 from jobs_platform import config
 from jobs_platform.handlers.authorizer import API_KEY_HEADER
 from tests.contract.terraform_source import (
     MODULES,
     REPO_ROOT,
+    module_block,
     module_locals,
     resource,
     validated_range,
@@ -114,3 +119,26 @@ def test_waf_logs_redact_and_the_per_key_rate_rule_counts_the_api_key_header() -
         "name = local.api_key_header"
         in (REPO_ROOT / "terraform" / "modules" / "edge" / "waf.tf").read_text()
     )
+
+
+def test_log_level_is_one_knob_with_the_levels_the_handlers_accept() -> None:
+    log_level = variable("log_level")
+    (validation,) = log_level["validation"]
+    accepted = re.search(r"contains\(\[([^]]*)\], var\.log_level\)", validation["condition"])
+    assert accepted, validation["condition"]
+    assert tuple(level.strip(' "') for level in accepted.group(1).split(",")) == config.LOG_LEVELS
+    assert log_level["default"] == config.DEFAULT_LOG_LEVEL
+    # No second knob: Lambda's application log filter passes every line, so the handlers'
+    # LOG_LEVEL alone decides (a filter above it would drop DEBUG in dev, and metric lines).
+    function = resource(MODULES / "function" / "main.tf", "aws_lambda_function", "this")
+    (logging_config,) = [block["logging_config"] for block in function["dynamic"]]
+    assert logging_config["content"][0]["application_log_level"] == "TRACE"
+    assert "application_log_level" not in (MODULES / "function" / "variables.tf").read_text()
+
+
+def test_lambda_runtime_is_the_python_and_platform_the_zips_are_built_for() -> None:
+    functions = module_block(REPO_ROOT / "main.tf", "function")
+    assert functions["runtime"] == f"python{package.LAMBDA_PYTHON_VERSION}"
+    function = resource(MODULES / "function" / "main.tf", "aws_lambda_function", "this")
+    assert function["architectures"] == ["arm64"]
+    assert all(platform.endswith("_aarch64") for platform in package.LAMBDA_PLATFORMS)
