@@ -194,8 +194,9 @@ locals {
   }
 }
 
-# One customer-managed key per environment (rotated yearly): tables, queues, log groups
-# and the alarm topic.
+# One customer-managed key per environment (rotated yearly): tables, queues, log groups,
+# the alarm topic and the origin-verify secret (its description names each; a contract
+# test compares it with the modules given the key).
 data "aws_iam_policy_document" "kms" {
   # checkov:skip=CKV_AWS_109:A KMS key policy's Resource "*" is this key only; the account-root statement is AWS's default key policy (IAM policies then grant use), without it the key becomes unmanageable.
   # checkov:skip=CKV_AWS_111:Same key policy: Resource "*" means this key; the service statements are scoped by aws:SourceAccount and encryption-context conditions.
@@ -258,7 +259,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${local.name_prefix}: DynamoDB tables, SQS queues, CloudWatch log groups"
+  description             = "${local.name_prefix}: DynamoDB tables, SQS queues, CloudWatch log groups, SNS alarm topic, Secrets Manager origin-verify secret"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
   policy                  = data.aws_iam_policy_document.kms.json

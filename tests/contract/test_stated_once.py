@@ -9,7 +9,8 @@ the Python side, and these tests fail when a Terraform or docs copy disagrees.
   identity source, the WAF redacts it from its logs;
 - the log level: one knob (root `log_level` -> LOG_LEVEL, the levels `config.py` accepts),
   Lambda's own JSON log filter passing every line;
-- the Lambda runtime (main.tf) and the Python and platform `make package` builds for.
+- the Lambda runtime (main.tf) and the Python and platform `make package` builds for;
+- the KMS key's description and the modules the root module gives the key.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.contract.terraform_source import (
     REPO_ROOT,
     module_block,
     module_locals,
+    parsed,
     resource,
     validated_range,
     variable,
@@ -142,3 +144,32 @@ def test_lambda_runtime_is_the_python_and_platform_the_zips_are_built_for() -> N
     function = resource(MODULES / "function" / "main.tf", "aws_lambda_function", "this")
     assert function["architectures"] == ["arm64"]
     assert all(platform.endswith("_aarch64") for platform in package.LAMBDA_PLATFORMS)
+
+
+# What each module uses the environment's key for, as the key's description names it.
+KEY_USE_BY_MODULE = {
+    "table": "DynamoDB tables",
+    "queue": "SQS queues",
+    "outbox": "SQS queues",  # the pipe sends to the SSE-KMS queue
+    "function": "CloudWatch log groups",
+    "api": "CloudWatch log groups",
+    "monitoring": "SNS alarm topic",
+    "edge": "Secrets Manager origin-verify secret",
+}
+
+
+def test_the_kms_key_description_names_everything_the_key_encrypts() -> None:
+    description = resource(REPO_ROOT / "main.tf", "aws_kms_key", "this")["description"]
+    given_the_key = {
+        name
+        for block in parsed(REPO_ROOT / "main.tf")["module"]
+        for name, arguments in block.items()
+        if any(
+            "aws_kms_key.this" in str(value) or "local.kms_alias_name" in str(value)
+            for value in arguments.values()
+        )
+    }
+    assert given_the_key <= set(KEY_USE_BY_MODULE), "a new module uses the key: name its use"
+    assert {KEY_USE_BY_MODULE[name] for name in given_the_key} == {
+        use.strip() for use in description.split(":", 1)[1].split(",")
+    }
