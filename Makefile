@@ -30,7 +30,7 @@ TENANT ?= smoke
 # pip's notice about a configured index location that does not exist (as scripts/tools-venv).
 PIP_QUIET = 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: help venv tools package local smoke test lint fmt bench cost preflight plan apply drift \
+.PHONY: help venv tools package local smoke test lint docs fmt bench cost preflight plan apply drift \
 	outputs providers-lock backend-config api-key clean load redrive faults
 
 help: ## List the targets (ENV=: the environment a target acts on, by default)
@@ -73,12 +73,16 @@ smoke: ## Smoke-test ENV: local = the local stack; else the URL in its Terraform
 test: package tools ## Run every test (unit, functional, contract, terraform, e2e, policies)
 	$(PY) -m pytest -p no:benchmark -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: package tools ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
+lint: package tools ## Static checks: ruff, mypy, terraform fmt, generated docs, Terraform conventions, and the security review (checkov, cfn-lint, zizmor, actionlint)
 	$(VENV)/bin/ruff check lambdas scripts tests benchmarks policies
 	$(VENV)/bin/ruff format --check lambdas scripts tests benchmarks policies
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
+	$(PY) -m scripts.generated_docs --check
 	scripts/lint-security
+
+docs: venv ## Regenerate the generated parts of the docs (module README tables, docs/http-api.md)
+	$(PY) -m scripts.generated_docs
 
 fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff format lambdas scripts tests benchmarks policies

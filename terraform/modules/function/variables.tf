@@ -15,7 +15,7 @@ variable "description" {
 }
 
 variable "zip_path" {
-  description = "Path of the deployment zip built by `make package` (dist/lambda/<function>.zip)."
+  description = "Path of the deployment zip built by `make package` (`dist/lambda/<function>.zip`)."
   type        = string
 }
 
