@@ -79,6 +79,7 @@ lint: package tools ## Static checks: ruff, mypy, terraform fmt, generated docs,
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
 	$(PY) -m scripts.generated_docs --check
+	$(PY) -m scripts.lint_terraform
 	scripts/lint-security
 
 docs: venv ## Regenerate the generated parts of the docs (module README tables, docs/http-api.md)

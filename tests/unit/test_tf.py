@@ -28,7 +28,8 @@ def run_tf(repo: Path, tmp_path: Path, *args: str, **env: str) -> tuple[int, str
         bin_dir.mkdir()
         (bin_dir / "terraform").write_text(
             "#!/usr/bin/env bash\n"
-            f'printf "%s | TF_DATA_DIR=%s TF_INPUT=%s\\n" "$*" "$TF_DATA_DIR" "$TF_INPUT" >> "{log}"\n'
+            'printf "%s | TF_DATA_DIR=%s TF_INPUT=%s\\n" "$*" "$TF_DATA_DIR" "$TF_INPUT"'
+            f' >> "{log}"\n'
         )
         (bin_dir / "terraform").chmod(0o755)
     environ = {k: v for k, v in os.environ.items() if k != "CI"}
