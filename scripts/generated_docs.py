@@ -8,7 +8,9 @@ Each is written between two markers from the one source it describes, so it cann
   terraform-docs uses (that tool is not installable everywhere this project runs);
 - `docs/http-api.md`, between `<!-- BEGIN_OPENAPI -->` and `<!-- END_OPENAPI -->`: every
   route with its summary, function, API key and statuses, the problem types and the job
-  types, from openapi.yaml.
+  types, from openapi.yaml;
+- `docs/security.md`, between `<!-- BEGIN_CHECKOV_SKIPS -->` and `<!-- END_... -->`: every
+  checkov skip with its reason, from the inline skips (scripts/checkov_skips.py).
 
 `make docs` writes them; `--check` (in `make lint`, and tests/unit/test_generated_docs.py
 in `make test`) fails naming each stale file. The prose around the markers is written
@@ -29,11 +31,13 @@ from typing import Any
 import hcl2
 import yaml
 
+from scripts.checkov_skips import inline_skips
 from scripts.environments import type_expression, variable_blocks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODULES_DIR = Path("terraform") / "modules"
 HTTP_API_DOC = Path("docs") / "http-api.md"
+SECURITY_DOC = Path("docs") / "security.md"
 OPENAPI = Path("openapi.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -188,12 +192,20 @@ def http_api_tables(root: Path) -> str:
     )
 
 
+def checkov_skips_table(root: Path) -> str:
+    """Every checkov skip: check, file, reason (the reason as written next to it)."""
+    rows = ["| check | file | reason |", "|---|---|---|"]
+    rows += [f"| `{s.check_id}` | `{s.file}` | {_cell(s.reason)} |" for s in inline_skips(root)]
+    return "\n".join(rows)
+
+
 def sections(root: Path = REPO_ROOT) -> list[Section]:
     found = [
         Section(readme, "TF_DOCS", lambda _root, module=readme.parent: module_tables(module))
         for readme in sorted((root / MODULES_DIR).glob("*/README.md"))
     ]
     found.append(Section(root / HTTP_API_DOC, "OPENAPI", http_api_tables))
+    found.append(Section(root / SECURITY_DOC, "CHECKOV_SKIPS", checkov_skips_table))
     return found
 
 

@@ -1,4 +1,4 @@
-"""POST/GET/DELETE /v1/jobs through the api handler against moto (DESIGN.md section 5)."""
+"""POST/GET/DELETE /v1/jobs through the api handler against moto (openapi.yaml)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PUT/GET/DELETE /v1/sessions/{id}: ETag / If-Match semantics (DESIGN.md section 5)."""
+"""PUT/GET/DELETE /v1/sessions/{id}: ETag / If-Match semantics (openapi.yaml)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from scripts import generated_docs
-from scripts.generated_docs import HTTP_API_DOC, MODULES_DIR, OPENAPI
+from scripts.generated_docs import HTTP_API_DOC, MODULES_DIR, OPENAPI, SECURITY_DOC
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,10 +20,18 @@ def test_every_generated_section_is_current() -> None:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    shutil.copytree(REPO_ROOT / MODULES_DIR, tmp_path / MODULES_DIR)
-    (tmp_path / HTTP_API_DOC).parent.mkdir()
-    shutil.copy2(REPO_ROOT / HTTP_API_DOC, tmp_path / HTTP_API_DOC)
-    shutil.copy2(REPO_ROOT / OPENAPI, tmp_path / OPENAPI)
+    """A scratch copy of the generated files and their sources."""
+    for directory in (Path("terraform"), Path("bootstrap"), Path(".github") / "workflows"):
+        shutil.copytree(REPO_ROOT / directory, tmp_path / directory)
+    (tmp_path / "docs").mkdir()
+    for path in [
+        HTTP_API_DOC,
+        SECURITY_DOC,
+        OPENAPI,
+        *(Path(p.name) for p in REPO_ROOT.glob("*.tf")),
+    ]:
+        shutil.copy2(REPO_ROOT / path, tmp_path / path)
+    assert generated_docs.stale(tmp_path) == []
     return tmp_path
 
 
@@ -67,3 +75,13 @@ def test_a_file_without_its_markers_is_an_error(root: Path) -> None:
     readme.write_text("# api\n")
     with pytest.raises(ValueError, match="no <!-- BEGIN_TF_DOCS -->"):
         generated_docs.stale(root)
+
+
+def test_a_changed_skip_reason_makes_the_security_doc_stale(root: Path) -> None:
+    main = root / "main.tf"
+    main.write_text(
+        main.read_text().replace(
+            "checkov:skip=CKV_AWS_356:Same key policy", "checkov:skip=CKV_AWS_356:The key policy"
+        )
+    )
+    assert generated_docs.stale(root) == [root / SECURITY_DOC]

@@ -57,9 +57,10 @@ def test_init_runs_once_then_only_when_the_configuration_changes(
     ]
 
     run_tf(repo, tmp_path, "staging", "output")
-    assert run_tf(repo, tmp_path, "staging", "output")[2][-2:] == [
-        f"output | TF_DATA_DIR={data_dir} TF_INPUT=0"
-    ] * 2, "no init while nothing changed"
+    assert (
+        run_tf(repo, tmp_path, "staging", "output")[2][-2:]
+        == [f"output | TF_DATA_DIR={data_dir} TF_INPUT=0"] * 2
+    ), "no init while nothing changed"
 
     with (repo / "terraform" / "modules" / "api" / "main.tf").open("a") as tf:
         tf.write("\n# changed\n")
