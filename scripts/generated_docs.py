@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
+from hcl2.api import load as load_hcl
 import yaml
 
 from scripts.checkov_skips import inline_skips
@@ -59,7 +59,7 @@ class Section:
 
 def _load_hcl(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        return dict(hcl2.load(handle))
+        return dict(load_hcl(handle))
 
 
 def _blocks(parsed: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
@@ -199,9 +199,16 @@ def checkov_skips_table(root: Path) -> str:
     return "\n".join(rows)
 
 
+def _module_renderer(module: Path) -> Callable[[Path], str]:
+    def render(_root: Path) -> str:
+        return module_tables(module)
+
+    return render
+
+
 def sections(root: Path = REPO_ROOT) -> list[Section]:
     found = [
-        Section(readme, "TF_DOCS", lambda _root, module=readme.parent: module_tables(module))
+        Section(readme, "TF_DOCS", _module_renderer(readme.parent))
         for readme in sorted((root / MODULES_DIR).glob("*/README.md"))
     ]
     found.append(Section(root / HTTP_API_DOC, "OPENAPI", http_api_tables))

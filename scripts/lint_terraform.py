@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
+from hcl2.api import load as load_hcl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -94,7 +94,7 @@ class Module:
         parsed = {}
         for tf in texts:
             with tf.open(encoding="utf-8") as handle:
-                parsed[tf] = dict(hcl2.load(handle))
+                parsed[tf] = dict(load_hcl(handle))
         return cls(path, texts, parsed)
 
     def code(self) -> str:
@@ -170,14 +170,11 @@ def check_documented(module: Module) -> list[Finding]:
 def check_unused(module: Module) -> list[Finding]:
     code = module.code()
     findings = []
-    references = {
-        "variable": lambda name: rf"\bvar\.{re.escape(name)}\b",
-        "locals": lambda name: rf"\blocal\.{re.escape(name)}\b",
-        "data": lambda name: rf"\bdata\.{re.escape(name)}\b",
-    }
-    for kind, reference in references.items():
+    # How each kind of declaration is referenced: var.<name>, local.<name>, data.<type>.<name>.
+    prefixes = {"variable": "var", "locals": "local", "data": "data"}
+    for kind, prefix in prefixes.items():
         for tf, name, _ in module.declarations(kind):
-            if not re.search(reference(name), code):
+            if not re.search(rf"\b{prefix}\.{re.escape(name)}\b", code):
                 label = {"locals": "local", "data": "data source"}.get(kind, kind)
                 findings.append(
                     Finding(
