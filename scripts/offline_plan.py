@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import environments as envs
+from scripts import fake_aws
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.preflight import preflight
 from scripts.terraform_cli import (
@@ -58,7 +59,6 @@ from scripts.terraform_cli import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARTIFACTS = REPO_ROOT / "dist" / "artifacts.tfvars.json"
 DEFAULT_OUT_DIR = REPO_ROOT / "dist" / "plans"
-REGION = "us-east-1"
 OVERRIDE_FILE = "zz_offline_override.tf"
 OVERRIDE = """\
 # Written by scripts/offline_plan.py into a temporary copy of the root module only.
@@ -95,11 +95,7 @@ def terraform_env(endpoint: str, data_dir: Path, config_dir: Path) -> dict[str, 
     env = terraform_cli_env(data_dir, config_dir, base=scrubbed)
     env.update(
         {
-            "AWS_ACCESS_KEY_ID": "offline-plan",
-            "AWS_SECRET_ACCESS_KEY": "offline-plan",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint,
+            **fake_aws.endpoint_env(endpoint),
             "AWS_ENDPOINT_URL_STS": endpoint,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from scripts import fake_aws
 from scripts.local_stack.emulator import EmulatorProcess
 
 
@@ -22,8 +23,8 @@ def endpoint() -> Iterator[str]:
 
 def client(endpoint: str, service: str) -> Any:
     return boto3.client(
-        service, region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id="test", aws_secret_access_key="test",
+        service, region_name=fake_aws.REGION, endpoint_url=endpoint,
+        aws_access_key_id=fake_aws.ACCESS_KEY_ID, aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
     )  # fmt: skip
 
 
@@ -127,7 +128,8 @@ def test_retried_identical_create_function_returns_the_function_not_a_conflict(
 # per transaction item, which made every job submission cost O(table + stream history).
 _COUNT_TABLE_COPIES = r"""
 import copy, json, os
-os.environ.update(AWS_ACCESS_KEY_ID="t", AWS_SECRET_ACCESS_KEY="t", AWS_DEFAULT_REGION="us-east-1")
+from scripts import fake_aws
+os.environ.update(fake_aws.credentials_env())
 import sys
 from scripts.local_stack.emulator import apply_patches
 if sys.argv[1] == "patched":
