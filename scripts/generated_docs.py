@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hcl2.api import load as load_hcl
 import yaml
+from hcl2.api import load as load_hcl
 
 from scripts.checkov_skips import inline_skips
 from scripts.environments import type_expression, variable_blocks
