@@ -7,12 +7,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tests.conftest import Tables
-from tests.helpers import api_event, body_of
 
 from jobs_platform.clock import utc_now
 from jobs_platform.errors import PROBLEM_TYPE_BASE
 from jobs_platform.sessions import SessionStore
+from tests.conftest import Tables
+from tests.helpers import api_event, body_of
 
 PATH = "/v1/sessions/cart-1"
 
