@@ -295,17 +295,21 @@ module "table" {
 # received): the queues then need not wait for the key's creation (KMS waits ~12 s for
 # propagation, SQS ~25 s per queue), which shortens every apply from scratch. The alias
 # exists long before the first message: the pipe and the worker wait for the key.
+# The rule "visibility >= 6 x the worker's timeout + its batching window" is the queue
+# module's; queue_visibility_timeout_seconds states it again for an early error naming the
+# root variables (tests/contract/test_stated_once.py ties the two).
 module "queue" {
   source = "./terraform/modules/queue"
 
-  name                        = "${local.name_prefix}-jobs"
-  visibility_timeout_seconds  = var.queue_visibility_timeout_seconds
-  consumer_timeout_seconds    = var.worker_timeout_seconds
-  max_receive_count           = var.max_receive_count
-  kms_key_id                  = local.kms_alias_name
-  create_redrive_allow_policy = var.create_redrive_allow_policy
-  alarm_topic_arn             = module.monitoring.sns_topic_arn
-  tags                        = local.tags
+  name                             = "${local.name_prefix}-jobs"
+  visibility_timeout_seconds       = var.queue_visibility_timeout_seconds
+  consumer_timeout_seconds         = var.worker_timeout_seconds
+  consumer_batching_window_seconds = var.worker_batching_window_seconds
+  max_receive_count                = var.max_receive_count
+  kms_key_id                       = local.kms_alias_name
+  create_redrive_allow_policy      = var.create_redrive_allow_policy
+  alarm_topic_arn                  = module.monitoring.sns_topic_arn
+  tags                             = local.tags
 }
 
 module "function" {

@@ -1,8 +1,9 @@
 """API Gateway HTTP API route keys and route selection: the one matcher.
 
-The api handler (405 + `Allow` on its `$default` route), the test helpers (events routed
-as API Gateway would) and the local gateway (scripts/local_stack/gateway.py) all select
-routes here, so they cannot disagree on what a path matches.
+The api handler (405 + `Allow` on its `$default` route) and the test helpers (events
+routed as API Gateway would) select routes here. The local gateway
+(scripts/local_stack/gateway.py) still has its own copy of the selection;
+tests/local_stack/test_gateway_routing.py fails when the two pick differently.
 
 A route key is `$default` or `<METHOD> <path template>`: METHOD is an HTTP method or
 `ANY`; a segment `{name}` matches one path segment, a last segment `{name+}` (greedy)

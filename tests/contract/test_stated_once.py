@@ -10,13 +10,21 @@ the Python side, and these tests fail when a Terraform or docs copy disagrees.
 - the log level: one knob (root `log_level` -> LOG_LEVEL, the levels `config.py` accepts),
   Lambda's own JSON log filter passing every line;
 - the Lambda runtime (main.tf) and the Python and platform `make package` builds for;
-- the KMS key's description and the modules the root module gives the key.
+- the KMS key's description and the modules the root module gives the key;
+- the SQS visibility timeout rule (queue module) and the root variable's early check;
+- names main.tf would rebuild (`<prefix>-jobs-dlq`) instead of taking a module's output;
+- the region and fake credentials of every AWS that is not real (scripts/fake_aws.py):
+  no script, test or benchmark states its own.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from scripts import package
@@ -173,3 +181,131 @@ def test_the_kms_key_description_names_everything_the_key_encrypts() -> None:
     assert {KEY_USE_BY_MODULE[name] for name in given_the_key} == {
         use.strip() for use in description.split(":", 1)[1].split(",")
     }
+
+
+# AWS SDK settings a module must take from scripts/fake_aws.py when it talks to an AWS that
+# is not real (a keyword of boto3.client, or an environment variable it sets).
+_FAKE_AWS_KEYWORDS = {"region_name", "aws_access_key_id", "aws_secret_access_key"}
+_FAKE_AWS_VARIABLES = {
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+}
+# Files another branch (issue 10's) is rewriting now: they take fake_aws's values when it
+# lands. Listed so they stay in sight; nothing else may join them.
+_FAKE_AWS_PENDING = {"scripts/load.py", "scripts/local_stack/runtime.py"}
+
+
+def literal_aws_settings(source: str) -> list[str]:
+    """`name=value` of every literal region or credential in the source."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        pairs: list[tuple[str, ast.expr]] = []
+        if isinstance(node, ast.keyword) and node.arg in _FAKE_AWS_KEYWORDS:
+            pairs.append((node.arg, node.value))
+        elif isinstance(node, ast.Dict):
+            pairs += [
+                (key.value, value)
+                for key, value in zip(node.keys, node.values, strict=True)
+                if isinstance(key, ast.Constant) and key.value in _FAKE_AWS_VARIABLES
+            ]
+        elif isinstance(node, ast.Call) and len(node.args) >= 2:  # setenv / setdefault
+            key = node.args[0]
+            if isinstance(key, ast.Constant) and key.value in _FAKE_AWS_VARIABLES:
+                pairs.append((key.value, node.args[1]))
+        found += [
+            f"{name}={value.value!r} (line {value.lineno})"
+            for name, value in pairs
+            if isinstance(value, ast.Constant) and value.value
+        ]
+    return found
+
+
+def test_region_and_fake_credentials_come_from_fake_aws_only() -> None:
+    stated = {
+        path.relative_to(REPO_ROOT).as_posix(): literal_aws_settings(path.read_text())
+        for folder in ("scripts", "tests", "benchmarks")
+        for path in sorted((REPO_ROOT / folder).rglob("*.py"))
+        if path.name != "fake_aws.py"
+    }
+    stated = {path: found for path, found in stated.items() if found}
+    assert set(stated) <= _FAKE_AWS_PENDING, stated
+
+
+def _holds(conditions: list[str], values: dict[str, Any]) -> bool:
+    """Whether Terraform validation conditions hold for the given `var.*` values (the
+    comparison/arithmetic subset they use: `&&`, `||`, `null`, `coalesce`)."""
+    names = {
+        "var": SimpleNamespace(**values),
+        "coalesce": lambda *args: next(a for a in args if a is not None),
+    }
+    for condition in conditions:
+        expression = condition.removeprefix("${").removesuffix("}")
+        expression = expression.replace("&&", " and ").replace("||", " or ")
+        if not eval(expression, {"__builtins__": {}}, names):  # noqa: S307 - our own .tf
+            return False
+    return True
+
+
+def test_root_and_queue_module_accept_the_same_visibility_timeouts() -> None:
+    # The rule (>= 6 x the consumer's timeout + its batching window, <= 12 h) is the queue
+    # module's; the root variable repeats it for an early error: both must draw one line.
+    passed = {
+        argument: value.removeprefix("${var.").removesuffix("}")
+        for argument, value in module_block(REPO_ROOT / "main.tf", "queue").items()
+        if isinstance(value, str) and re.fullmatch(r"\$\{var\.\w+\}", value)
+    }
+    visibility, timeout, window = (
+        passed[name]
+        for name in (
+            "visibility_timeout_seconds",
+            "consumer_timeout_seconds",
+            "consumer_batching_window_seconds",
+        )
+    )
+    root_rule = [v["condition"] for v in variable(visibility)["validation"]]
+    module_rule = [
+        v["condition"] for v in variable("visibility_timeout_seconds", "queue")["validation"]
+    ]
+    for seconds in (1, 30, 60, 900):
+        for batching in (0, 1, 20, 300):
+            least = 6 * seconds + batching
+            for given in (least - 1, least, 43200, 43201):
+                root = {visibility: given, timeout: seconds, window: batching}
+                module = {
+                    "visibility_timeout_seconds": given,
+                    "consumer_timeout_seconds": seconds,
+                    "consumer_batching_window_seconds": batching,
+                }
+                assert _holds(root_rule, root) == _holds(module_rule, module), root
+
+
+def _strings(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, path)
+    elif isinstance(value, str):
+        yield path, value
+
+
+# Where main.tf may name a thing `<prefix>-<suffix>`: a module's own `name` (the module
+# derives the rest: the DLQ's, the log groups', the alarms'), and the alarm topic's name,
+# which the key policy needs before the topic exists.
+NAMES_MADE_HERE = {("locals", "alarm_topic_name")}
+
+
+def test_main_tf_takes_derived_names_from_the_modules_that_make_them() -> None:
+    rebuilt = [
+        f"{'.'.join(path)} = {text}"
+        for kind in ("module", "resource", "data", "locals", "output")
+        for block in parsed(REPO_ROOT / "main.tf").get(kind, [])
+        for path, text in _strings(block, (kind,))
+        if "{local.name_prefix}-" in text
+        and not (path[0] == "module" and path[2:] == ("name",))
+        and path not in NAMES_MADE_HERE
+    ]
+    assert rebuilt == [], "use the module's output instead of rebuilding the name"

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from scripts import fake_aws
 from scripts.terraform_cli import provider_mirror_config, terraform_binary
 
 from tests.repo_config import make_deployable
@@ -127,9 +128,7 @@ def test_the_cards_raw_terraform_commands_need_only_make_package_and_credentials
     assert init.returncode == 0, init.stdout + init.stderr
     plan_env = {
         **env,
-        "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKEFAKE",
-        "AWS_SECRET_ACCESS_KEY": "fake/secret",
-        "AWS_REGION": "us-east-1",
+        **fake_aws.credentials_env(),  # any key: the stand-in STS refuses every one
         "AWS_ENDPOINT_URL": sts,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

@@ -62,8 +62,8 @@ class AppliedStack:
             service,
             endpoint_url=self.endpoint,
             region_name=fake_aws.REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+            aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
         )
 
 

@@ -1,5 +1,5 @@
 """Route selection as API Gateway does it (jobs_platform.routing): the one matcher the api
-handler, the test helpers and the local gateway share."""
+handler and the test helpers share (the local gateway is tied to it by test_gateway_routing)."""
 
 from __future__ import annotations
 
