@@ -27,7 +27,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from scripts import package
+import yaml
+from scripts import package, smoke
 
 from jobs_platform import config
 from jobs_platform.handlers.authorizer import API_KEY_HEADER
@@ -118,6 +119,14 @@ def test_api_authorizer_identity_source_is_the_header_the_authorizer_reads() -> 
     headers = re.findall(r"\$request\.header\.([A-Za-z0-9-]+)", authorizer["identity_sources"])
 
     assert headers == [API_KEY_HEADER]
+
+
+def test_the_documents_and_the_smoke_tests_api_key_header_is_the_authorizers() -> None:
+    document = yaml.safe_load((REPO_ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    scheme = document["components"]["securitySchemes"]["ApiKey"]
+
+    assert (scheme["in"], scheme["name"]) == ("header", API_KEY_HEADER)
+    assert smoke.API_KEY_HEADER == API_KEY_HEADER
 
 
 def test_waf_logs_redact_and_the_per_key_rate_rule_counts_the_api_key_header() -> None:
