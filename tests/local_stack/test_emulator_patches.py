@@ -28,20 +28,27 @@ def client(endpoint: str, service: str) -> Any:
     )  # fmt: skip
 
 
-def test_cancelled_transaction_leaves_the_stream_readable_and_unpolluted(endpoint: str) -> None:
+def streamed_table(endpoint: str, name: str, view: str) -> tuple[Any, Any, str]:
+    """A new table with a stream: (dynamodb client, streams client, the shard's iterator
+    at LATEST, so the records the test causes next are read)."""
     dynamodb, streams = client(endpoint, "dynamodb"), client(endpoint, "dynamodbstreams")
     table = dynamodb.create_table(
-        TableName="t-stream",
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
     )["TableDescription"]
     stream_arn = table["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
     iterator = streams.get_shard_iterator(
         StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
     )["ShardIterator"]
+    return dynamodb, streams, str(iterator)
+
+
+def test_cancelled_transaction_leaves_the_stream_readable_and_unpolluted(endpoint: str) -> None:
+    dynamodb, streams, iterator = streamed_table(endpoint, "t-stream", "NEW_IMAGE")
     dynamodb.put_item(TableName="t-stream", Item={"pk": {"S": "exists"}})
 
     # Given a transaction that is cancelled by its second write's condition
@@ -184,19 +191,7 @@ def test_transaction_does_not_deep_copy_the_tables_it_touches(
 
 
 def test_transaction_failing_midway_is_undone_with_its_stream_records(endpoint: str) -> None:
-    dynamodb, streams = client(endpoint, "dynamodb"), client(endpoint, "dynamodbstreams")
-    table = dynamodb.create_table(
-        TableName="t-undo",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )["TableDescription"]
-    stream_arn = table["LatestStreamArn"]
-    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-    iterator = streams.get_shard_iterator(
-        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-    )["ShardIterator"]
+    dynamodb, streams, iterator = streamed_table(endpoint, "t-undo", "KEYS_ONLY")
     dynamodb.put_item(TableName="t-undo", Item={"pk": {"S": "text"}, "v": {"S": "a string"}})
 
     # Given a transaction whose conditions hold but whose second write cannot be applied
