@@ -11,6 +11,7 @@ the Python side, and these tests fail when a Terraform or docs copy disagrees.
   Lambda's own JSON log filter passing every line;
 - the Lambda runtime (main.tf) and the Python and platform `make package` builds for;
 - the KMS key's description and the modules the root module gives the key;
+- the validations of root variables passed straight to a module and the module's own;
 - the SQS visibility timeout rule (queue module) and the root variable's early check;
 - names main.tf would rebuild (`<prefix>-jobs-dlq`) instead of taking a module's output;
 - the region and fake credentials of every AWS that is not real (scripts/fake_aws.py):
@@ -23,6 +24,7 @@ import ast
 import re
 import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -318,3 +320,47 @@ def test_main_tf_takes_derived_names_from_the_modules_that_make_them() -> None:
         and path not in NAMES_MADE_HERE
     ]
     assert rebuilt == [], "use the module's output instead of rebuilding the name"
+
+
+def _variables(path: Path) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for block in parsed(path)["variable"]:
+        merged.update(block)
+    return merged
+
+
+# Root variables whose check is not their module's, word for word, and why that is safe.
+STRICTER_AT_THE_ROOT = {
+    # 6 x timeout + batching window: evaluated against each other above.
+    ("queue", "visibility_timeout_seconds"),
+    # The root refuses 0 (an API that answers nothing); the module allows it.
+    ("api", "throttling_burst_limit"),
+    ("api", "throttling_rate_limit"),
+    # The root's amount may be null when no budget is created (the module is not called).
+    ("budget", "limit_amount"),
+}
+
+
+def test_a_root_variable_passed_to_a_module_checks_what_the_module_checks() -> None:
+    # Pass-through variables repeat their module's validation, so that a wrong tfvars
+    # value is refused naming the root variable; the copies must not drift apart.
+    root = _variables(REPO_ROOT / "variables.tf")
+    drifted = []
+    for block in parsed(REPO_ROOT / "main.tf")["module"]:
+        for module_name, arguments in block.items():
+            module = _variables(REPO_ROOT / arguments["source"] / "variables.tf")
+            for argument, value in arguments.items():
+                passed = re.fullmatch(r"\$\{var\.(\w+)\}", str(value))
+                if passed is None or argument not in module:
+                    continue
+                if (module_name, argument) in STRICTER_AT_THE_ROOT:
+                    continue
+                name = passed.group(1)
+                at_root = {v["condition"] for v in root[name].get("validation", [])}
+                in_module = {
+                    v["condition"].replace(f"var.{argument}", f"var.{name}")
+                    for v in module[argument].get("validation", [])
+                }
+                if not in_module <= at_root:
+                    drifted.append(f"var.{name} -> module.{module_name}.{argument}")
+    assert drifted == []
