@@ -18,6 +18,8 @@ PYTHON ?= $(shell for p in python3.12 "$$(PYENV_VERSION=3.12.1 pyenv which pytho
 preflight plan apply drift outputs api-key backend-config cost: ENV ?= dev
 smoke: ENV ?= local
 
+# Terraform for one deployed environment: its backend, its data dir (scripts/tf.py).
+TF = $(PYTHON) -m scripts.tf
 PLAN_FILE ?= dist/$(ENV).tfplan
 # How long plan/apply wait for the state lock (a PR plan or another run may hold it).
 TF_LOCK_TIMEOUT ?= 20m
@@ -28,7 +30,7 @@ TENANT ?= smoke
 # pip's notice about a configured index location that does not exist (as scripts/tools-venv).
 PIP_QUIET = 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: help venv tools package local smoke test lint fmt bench cost preflight plan apply drift \
+.PHONY: help venv tools package local smoke test lint docs fmt bench cost preflight plan apply drift \
 	outputs providers-lock backend-config api-key clean load redrive faults
 
 help: ## List the targets (ENV=: the environment a target acts on, by default)
@@ -66,19 +68,24 @@ smoke: ## Smoke-test ENV: local = the local stack; else the URL in its Terraform
 	@if [ "$(ENV)" = local ]; then \
 	  $(PYTHON) -m scripts.smoke $(if $(BASE_URL),--base-url $(BASE_URL)); \
 	else \
-	  scripts/tf $(ENV) output -json | $(PYTHON) -m scripts.smoke --env $(ENV) --terraform-outputs - \
+	  $(TF) $(ENV) output -json | $(PYTHON) -m scripts.smoke --env $(ENV) --terraform-outputs - \
 	    --applied-plan dist/$(ENV).plan.json $(if $(BASE_URL),--base-url $(BASE_URL)); \
 	fi
 
 test: package tools ## Run every test (unit, functional, contract, terraform, e2e, policies)
 	$(PY) -m pytest -p no:benchmark -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: package tools ## Static checks: ruff, mypy, terraform fmt, and the security review (checkov, cfn-lint, zizmor, actionlint)
+lint: package tools ## Static checks: ruff, mypy, terraform fmt, generated docs, Terraform conventions, and the security review (checkov, cfn-lint, zizmor, actionlint)
 	$(VENV)/bin/ruff check lambdas scripts tests benchmarks policies
 	$(VENV)/bin/ruff format --check lambdas scripts tests benchmarks policies
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
+	$(PY) -m scripts.generated_docs --check
+	$(PY) -m scripts.lint_terraform
 	scripts/lint-security
+
+docs: venv ## Regenerate the generated parts of the docs (module README tables, docs/http-api.md)
+	$(PY) -m scripts.generated_docs
 
 fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff format lambdas scripts tests benchmarks policies
@@ -109,27 +116,27 @@ preflight: ## Check ENV's tfvars, backend file and artifacts (no terraform, no A
 
 plan: preflight ## Pre-flight, then terraform plan of ENV into dist/ENV.tfplan + a redacted summary (dist/ENV.plan.md)
 	@mkdir -p dist
-	scripts/tf $(ENV) plan -input=false -lock-timeout=$(TF_LOCK_TIMEOUT) -var-file=environments/$(ENV).tfvars -out=$(PLAN_FILE) $(PLAN_ARGS)
-	scripts/tf $(ENV) show -no-color $(PLAN_FILE) > dist/$(ENV).plan.txt
-	scripts/tf $(ENV) show -json $(PLAN_FILE) | $(PYTHON) -m scripts.plan_report write --env $(ENV) \
+	$(TF) $(ENV) plan -input=false -lock-timeout=$(TF_LOCK_TIMEOUT) -var-file=environments/$(ENV).tfvars -out=$(PLAN_FILE) $(PLAN_ARGS)
+	$(TF) $(ENV) show -no-color $(PLAN_FILE) > dist/$(ENV).plan.txt
+	$(TF) $(ENV) show -json $(PLAN_FILE) | $(PYTHON) -m scripts.plan_report write --env $(ENV) \
 	  --text dist/$(ENV).plan.txt --json dist/$(ENV).plan.json --markdown dist/$(ENV).plan.md
 
 apply: ## Apply exactly ENV's saved plan; REVIEWED_PLAN=<change set>: only if it is the reviewed one
 	@test -f $(PLAN_FILE) || { echo "error: $(PLAN_FILE) missing: run 'make plan ENV=$(ENV)' first"; exit 1; }
 	$(if $(REVIEWED_PLAN),$(PYTHON) -m scripts.plan_report verify --reviewed $(REVIEWED_PLAN) \
 	  $(if $(REVIEWED_DIGEST),--digest $(REVIEWED_DIGEST)) --current dist/$(ENV).plan.json)
-	scripts/tf $(ENV) apply -input=false -lock-timeout=$(TF_LOCK_TIMEOUT) $(PLAN_FILE)
+	$(TF) $(ENV) apply -input=false -lock-timeout=$(TF_LOCK_TIMEOUT) $(PLAN_FILE)
 
 drift: preflight ## Plan ENV with -detailed-exitcode: fails (exit 2) naming what differs from the code
 	@mkdir -p dist
-	@rc=0; scripts/tf $(ENV) plan -input=false -lock-timeout=$(TF_LOCK_TIMEOUT) -detailed-exitcode \
+	@rc=0; $(TF) $(ENV) plan -input=false -lock-timeout=$(TF_LOCK_TIMEOUT) -detailed-exitcode \
 	  -var-file=environments/$(ENV).tfvars -out=dist/$(ENV).drift.tfplan || rc=$$?; \
 	[ "$$rc" -ne 1 ] || exit 1; \
-	scripts/tf $(ENV) show -json dist/$(ENV).drift.tfplan | $(PYTHON) -m scripts.plan_report drift \
+	$(TF) $(ENV) show -json dist/$(ENV).drift.tfplan | $(PYTHON) -m scripts.plan_report drift \
 	  --env $(ENV) --exit-code "$$rc" --markdown dist/$(ENV).drift.md
 
 outputs: ## Print ENV's Terraform outputs (URLs, table names)
-	scripts/tf $(ENV) output
+	$(TF) $(ENV) output
 
 providers-lock: ## Refresh .terraform.lock.hcl for TF_PLATFORMS (the registry; with TF_PROVIDER_MIRROR, that mirror's builds)
 	@echo "providers-lock: recording the hashes of: $(TF_PLATFORMS)"
@@ -142,7 +149,7 @@ backend-config: venv ## Write environments/ENV.backend.hcl from the bootstrap st
 	$(PY) -m scripts.bootstrap_config $(ENV) --stack $(STACK) $(if $(REGION),--region $(REGION))
 
 api-key: venv ## Mint an API key in ENV's api-keys table with your own AWS credentials (TENANT=smoke); printed once
-	@table=$$(scripts/tf $(ENV) output -raw api_keys_table_name); \
+	@table=$$($(TF) $(ENV) output -raw api_keys_table_name); \
 	region=$$($(PYTHON) -m scripts.environments get $(ENV) region); \
 	AWS_REGION=$$region $(PY) -m scripts.api_keys create --table "$$table" --tenant $(TENANT) \
 	  --name smoke-$(ENV) $(if $(KEY_ONLY),--output key)

@@ -93,7 +93,7 @@ locals {
         {
           sid       = "JobsStatusIndex"
           actions   = ["dynamodb:Query"]
-          resources = ["${module.table["jobs"].table_arn}/index/status-index"]
+          resources = [for index in keys(local.tables.jobs.indexes) : "${module.table["jobs"].table_arn}/index/${index}"]
         },
         {
           sid       = "SessionsTable"
@@ -194,8 +194,9 @@ locals {
   }
 }
 
-# One customer-managed key per environment (rotated yearly): tables, queues, log groups
-# and the alarm topic.
+# One customer-managed key per environment (rotated yearly): tables, queues, log groups,
+# the alarm topic and the origin-verify secret (its description names each; a contract
+# test compares it with the modules given the key).
 data "aws_iam_policy_document" "kms" {
   # checkov:skip=CKV_AWS_109:A KMS key policy's Resource "*" is this key only; the account-root statement is AWS's default key policy (IAM policies then grant use), without it the key becomes unmanageable.
   # checkov:skip=CKV_AWS_111:Same key policy: Resource "*" means this key; the service statements are scoped by aws:SourceAccount and encryption-context conditions.
@@ -258,7 +259,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${local.name_prefix}: DynamoDB tables, SQS queues, CloudWatch log groups"
+  description             = "${local.name_prefix}: DynamoDB tables, SQS queues, CloudWatch log groups, SNS alarm topic, Secrets Manager origin-verify secret"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
   policy                  = data.aws_iam_policy_document.kms.json
@@ -294,28 +295,34 @@ module "table" {
 # received): the queues then need not wait for the key's creation (KMS waits ~12 s for
 # propagation, SQS ~25 s per queue), which shortens every apply from scratch. The alias
 # exists long before the first message: the pipe and the worker wait for the key.
+# The rule "visibility >= 6 x the worker's timeout + its batching window" is the queue
+# module's; queue_visibility_timeout_seconds states it again for an early error naming the
+# root variables (tests/contract/test_stated_once.py ties the two).
 module "queue" {
   source = "./terraform/modules/queue"
 
-  name                        = "${local.name_prefix}-jobs"
-  visibility_timeout_seconds  = var.queue_visibility_timeout_seconds
-  consumer_timeout_seconds    = var.worker_timeout_seconds
-  max_receive_count           = var.max_receive_count
-  kms_key_id                  = local.kms_alias_name
-  create_redrive_allow_policy = var.create_redrive_allow_policy
-  alarm_topic_arn             = module.monitoring.sns_topic_arn
-  tags                        = local.tags
+  name                             = "${local.name_prefix}-jobs"
+  visibility_timeout_seconds       = var.queue_visibility_timeout_seconds
+  consumer_timeout_seconds         = var.worker_timeout_seconds
+  consumer_batching_window_seconds = var.worker_batching_window_seconds
+  max_receive_count                = var.max_receive_count
+  kms_key_id                       = local.kms_alias_name
+  create_redrive_allow_policy      = var.create_redrive_allow_policy
+  alarm_topic_arn                  = module.monitoring.sns_topic_arn
+  tags                             = local.tags
 }
 
 module "function" {
   source   = "./terraform/modules/function"
   for_each = local.functions
 
-  name                  = "${local.name_prefix}-${each.key}"
-  description           = each.value.description
-  zip_path              = local.lambda_artifacts[each.key].zip_path
-  source_code_hash      = local.lambda_artifacts[each.key].sha256
-  handler               = each.value.handler
+  name             = "${local.name_prefix}-${each.key}"
+  description      = each.value.description
+  zip_path         = local.lambda_artifacts[each.key].zip_path
+  source_code_hash = local.lambda_artifacts[each.key].sha256
+  handler          = each.value.handler
+  # The Lambda runtime, stated once (scripts/package.py builds the zips for its Python:
+  # a contract test compares).
   runtime               = "python3.12"
   timeout_seconds       = each.value.timeout
   memory_mb             = each.value.memory
@@ -392,12 +399,13 @@ module "monitoring" {
   api                          = { id = module.api.api_id, stage = module.api.stage_name }
   api_5xx_rate_alarm_threshold = var.api_5xx_rate_alarm_threshold
   api_p99_latency_alarm_ms     = var.api_p99_latency_alarm_ms
-  pipe_name                    = "${local.name_prefix}-outbox"
-  function_names               = { for key in keys(local.functions) : key => "${local.name_prefix}-${key}" }
+  # Names from the modules that made them (each module's name outputs): never rebuilt here.
+  pipe_name      = module.outbox.pipe_name
+  function_names = { for key, function in module.function : key => function.function_name }
   queues = {
-    jobs = { queue_name = "${local.name_prefix}-jobs", dlq_name = "${local.name_prefix}-jobs-dlq" }
+    jobs = { queue_name = module.queue.queue_name, dlq_name = module.queue.dlq_name }
   }
-  table_names = { for key in keys(local.tables) : key => "${local.name_prefix}-${key}" }
+  table_names = { for key, table in module.table : key => table.table_name }
   tags        = local.tags
 }
 

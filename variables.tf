@@ -95,7 +95,7 @@ variable "service_version" {
 }
 
 variable "log_level" {
-  description = "Log level of every function (LOG_LEVEL)."
+  description = "Log level of every function: the one knob (LOG_LEVEL; the handlers filter their lines, Lambda's own JSON log filter passes them all)."
   type        = string
   default     = "INFO"
 

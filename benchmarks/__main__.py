@@ -48,7 +48,9 @@ from pathlib import Path
 from typing import Any
 
 # The events are routed with our handler's ROUTES table, which imports boto3 clients.
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+from scripts import fake_aws
+
+os.environ.setdefault("AWS_DEFAULT_REGION", fake_aws.REGION)
 
 from benchmarks.events import ORDER, REQUESTS
 
@@ -156,11 +158,8 @@ def child_env(code: Path, xray_address: str) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only: no bytecode cache
             "PYTHONHASHSEED": "0",
             "TZ": "UTC",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "ASIABENCHMARKBENCHMK",
-            "AWS_SECRET_ACCESS_KEY": "benchmark-secret-access-key-not-a-real-one",
-            "AWS_SESSION_TOKEN": "benchmark-session-token",
+            **fake_aws.credentials_env(),
+            "AWS_SESSION_TOKEN": "benchmark-session-token",  # a function's role: session keys
             "AWS_LAMBDA_FUNCTION_NAME": "bench-api",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",

@@ -1,4 +1,4 @@
-# S3 backend of the prod environment: `scripts/tf prod ...` passes this file to
+# S3 backend of the prod environment: `python3 -m scripts.tf prod ...` passes this file to
 # `terraform init -backend-config`. The bucket and key come from prod's bootstrap stack
 # (bootstrap/template.yaml): `make backend-config ENV=prod STACK=<its stack>` rewrites this
 # file from the stack's outputs (docs/deploying.md step 2, "State layout"); the pre-flight

@@ -77,8 +77,9 @@ def backend_file(env: str, project: str, stack: str, out: BootstrapOutputs) -> s
         f"# S3 backend of the {env} environment, written by `make backend-config ENV={env} "
         f"STACK={stack}`\n"
         "# from the bootstrap stack's outputs (docs/deploying.md step 2).\n"
-        f"# `scripts/tf {env} ...` passes it to `terraform init -backend-config`. No credentials\n"
-        "# here: they come from the environment (OIDC role in CI, your SSO profile locally).\n"
+        f"# `python3 -m scripts.tf {env} ...` passes it to `terraform init -backend-config`.\n"
+        "# No credentials here: they come from the environment (OIDC role in CI, your SSO\n"
+        "# profile locally).\n"
         f'bucket       = "{out.bucket}"\n'
         f'key          = "{project}/{env}/terraform.tfstate"\n'
         f'region       = "{out.region}"\n'

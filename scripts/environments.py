@@ -127,7 +127,7 @@ def attribute_defaults(repo_root: Path = REPO_ROOT) -> dict[str, dict[str, Any]]
     found: dict[str, dict[str, Any]] = {}
     for tf in sorted(repo_root.glob("*.tf")):
         text = tf.read_text(encoding="utf-8")
-        for name, body in _variable_blocks(text):
+        for name, body in variable_blocks(text):
             optional = _optional_defaults(body, _shown(tf, repo_root))
             if optional:
                 found[name] = optional
@@ -396,7 +396,7 @@ def _block_end(text: str, start: int) -> int:
     return len(text)
 
 
-def _variable_blocks(text: str) -> list[tuple[str, str]]:
+def variable_blocks(text: str) -> list[tuple[str, str]]:
     """(name, body from its `{`) of every `variable` block."""
     blocks = []
     for m in _VARIABLE.finditer(text):
@@ -410,7 +410,7 @@ _TYPE = re.compile(r"^\s*type\s*=\s*", re.MULTILINE)
 _OPTIONAL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*optional\(\s*[a-z]+\s*,\s*")
 
 
-def _type_expression(body: str) -> str:
+def type_expression(body: str) -> str:
     """The variable's `type = ...` expression (to the end of its line, or of the brackets
     opened on it)."""
     for m in _TYPE.finditer(body):
@@ -438,7 +438,7 @@ def _type_expression(body: str) -> str:
 
 def _optional_defaults(body: str, path: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    expression = _type_expression(body)
+    expression = type_expression(body)
     for m in _OPTIONAL.finditer(expression):
         try:
             found[m.group(1)] = _Parser(expression[m.end() :], path).value()
@@ -449,7 +449,7 @@ def _optional_defaults(body: str, path: str) -> dict[str, Any]:
 
 def _variable_defaults(text: str, path: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for name, body in _variable_blocks(text):
+    for name, body in variable_blocks(text):
         default: Any = REQUIRED
         for d in _DEFAULT.finditer(body):
             if _depth_at(body, d.start()) != 1:

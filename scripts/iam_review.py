@@ -72,7 +72,9 @@ def cloudsplaining_findings(roles: dict[str, dict[str, Any]]) -> set[tuple[str, 
         )
         for key, category in CLOUDSPLAINING_CATEGORIES.items():
             for item in (results.get(key) or {}).get("findings", []):
-                found.add((role, category, item.get("type") if isinstance(item, dict) else item))
+                found.add(
+                    (role, category, str(item.get("type") if isinstance(item, dict) else item))
+                )
     return found
 
 

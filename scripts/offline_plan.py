@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,14 +46,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import environments as envs
+from scripts import fake_aws
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.preflight import preflight
-from scripts.terraform_workspace import copy_root_module, terraform_cli_env
+from scripts.terraform_cli import (
+    TerraformNotFound,
+    copy_root_module,
+    terraform_binary,
+    terraform_cli_env,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARTIFACTS = REPO_ROOT / "dist" / "artifacts.tfvars.json"
 DEFAULT_OUT_DIR = REPO_ROOT / "dist" / "plans"
-REGION = "us-east-1"
 OVERRIDE_FILE = "zz_offline_override.tf"
 OVERRIDE = """\
 # Written by scripts/offline_plan.py into a temporary copy of the root module only.
@@ -91,11 +95,7 @@ def terraform_env(endpoint: str, data_dir: Path, config_dir: Path) -> dict[str, 
     env = terraform_cli_env(data_dir, config_dir, base=scrubbed)
     env.update(
         {
-            "AWS_ACCESS_KEY_ID": "offline-plan",
-            "AWS_SECRET_ACCESS_KEY": "offline-plan",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint,
+            **fake_aws.endpoint_env(endpoint),
             "AWS_ENDPOINT_URL_STS": endpoint,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -106,16 +106,9 @@ def terraform_env(endpoint: str, data_dir: Path, config_dir: Path) -> dict[str, 
     return env
 
 
-def _terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        raise OfflinePlanError("terraform is not on PATH: install Terraform >= 1.10")
-    return path
-
-
 def _run(args: list[str], cwd: Path, env: dict[str, str], step: str) -> str:
     result = subprocess.run(
-        [_terraform(), *args],
+        [terraform_binary(), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -246,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         results = offline_plans(
             args.environments or None, artifacts=args.artifacts, out_dir=args.out_dir
         )
-    except OfflinePlanError as exc:
+    except (OfflinePlanError, TerraformNotFound) as exc:
         print(f"offline-plan: error: {exc}", file=sys.stderr)
         return 1
     out = results[0].json_path.parent if results else args.out_dir

@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     secrets = boto3.client("secretsmanager", region_name=args.region)
     secret = secret_id(args.project, args.environment)
     if args.command == "status":
-        for version, labels in sorted(stages(secrets, secret).items()):
-            print(f"{version}  {' '.join(labels) or '(no stage)'}")
+        for version_id, labels in sorted(stages(secrets, secret).items()):
+            print(f"{version_id}  {' '.join(labels) or '(no stage)'}")
         return 0
     if args.distribution_id:
         problem = distribution_sends_current(

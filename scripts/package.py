@@ -2,13 +2,14 @@
 
 Each module in `lambdas/jobs_platform/handlers/` is one function. Its zip holds only the
 package modules the handler imports (transitively, found by reading the imports), plus
-the Lambda-platform wheels (manylinux aarch64, the runtime's CPython) of the runtime
-dependencies those modules import. boto3/botocore are never vendored: the runtime has
-them. So a change to one handler changes only the zips that contain it.
+the Lambda-platform wheels (manylinux aarch64, the Lambda runtime's CPython) of the
+functions' dependencies those modules import. boto3/botocore are never vendored: the
+Lambda runtime provides them. So a change to one handler changes only the zips that
+contain it.
 
 Bytecode: every .py in the zip ships with its `__pycache__/<name>.cpython-312.pyc`,
-compiled by a Python 3.12 (the runtime's version; the magic number must match) with
-unchecked-hash invalidation: Lambda's /var/task is read-only, so without it every cold
+compiled by a Python 3.12 (the Lambda runtime's version; the magic number must match)
+with unchecked-hash invalidation: Lambda's /var/task is read-only, so without it every cold
 start compiles pydantic and our modules from source (`make bench`: about a third of the
 cold start), and an unchecked-hash pyc is used without even hashing the source. Without
 a Python 3.12 on this machine the zips ship sources only, and the build says so.
@@ -54,7 +55,7 @@ LAMBDA_PYTHON_VERSION = "3.12"
 LAMBDA_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64")
 
 # Provided by the Lambda runtime: never vendored.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3"})
+PROVIDED_BY_LAMBDA = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3"})
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644 << 16
@@ -91,7 +92,7 @@ def _is_type_checking_guard(node: ast.If) -> bool:
     )
 
 
-def _runtime_import_nodes(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+def _executed_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     """Import statements that run (incl. lazy ones in functions), not typing-only ones."""
     found: list[ast.Import | ast.ImportFrom] = []
     pending: list[ast.AST] = [tree]
@@ -111,7 +112,7 @@ def _imports_of(module: str, path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     is_package = path.name == "__init__.py"
     names: set[str] = set()
-    for node in _runtime_import_nodes(tree):
+    for node in _executed_imports(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         else:
@@ -156,14 +157,15 @@ def module_closure(entry: str) -> tuple[set[str], set[str]]:
 LAMBDA_LOCK = REPO_ROOT / "requirements" / "lambda.lock"
 
 
-def runtime_requirements() -> dict[str, str]:
-    """Top-level import name -> pinned requirement, from pyproject's dependencies."""
+def function_requirements() -> dict[str, str]:
+    """The functions' dependencies (pyproject's [project] dependencies, vendored into the
+    zips): top-level import name -> pinned requirement."""
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     requirements: dict[str, str] = {}
     for requirement in pyproject["project"]["dependencies"]:
         name = requirement.split("==")[0].strip()
         if "==" not in requirement:
-            raise SystemExit(f"error: runtime dependency {requirement!r} must be pinned with ==")
+            raise SystemExit(f"error: function dependency {requirement!r} must be pinned with ==")
         requirements[name.replace("-", "_").lower()] = requirement
     return requirements
 
@@ -211,9 +213,9 @@ def download_wheels(requirement: str, cache: Path) -> list[Path]:
         if len(found) != 1:
             raise SystemExit(f"error: expected one wheel for {pin} in {target}, found {found}")
         wheels.extend(found)
-    leaked = [w.name for w in wheels if w.name.split("-")[0].lower() in RUNTIME_PROVIDED]
+    leaked = [w.name for w in wheels if w.name.split("-")[0].lower() in PROVIDED_BY_LAMBDA]
     if leaked:
-        raise SystemExit(f"error: runtime-provided packages would be vendored: {leaked}")
+        raise SystemExit(f"error: packages the Lambda runtime provides would be vendored: {leaked}")
     return wheels
 
 
@@ -293,7 +295,7 @@ def write_deterministic_zip(entries: dict[str, bytes]) -> bytes:
 
 
 def build(out_dir: Path, cache: Path, *, bytecode: bool = True) -> list[Artifact]:
-    requirements = runtime_requirements()
+    requirements = function_requirements()
     python = lambda_python() if bytecode else None
     if bytecode and python is None:
         print(
@@ -305,11 +307,11 @@ def build(out_dir: Path, cache: Path, *, bytecode: bool = True) -> list[Artifact
     (out_dir / "lambda").mkdir(parents=True, exist_ok=True)
     for function in handler_functions():
         modules, third_party = module_closure(f"{HANDLERS_PACKAGE}.{function}")
-        unknown = sorted(third_party - set(requirements) - RUNTIME_PROVIDED)
+        unknown = sorted(third_party - set(requirements) - PROVIDED_BY_LAMBDA)
         if unknown:
             raise SystemExit(
-                f"error: {function} imports {unknown}, which are neither runtime dependencies "
-                "in pyproject.toml nor provided by the Lambda runtime"
+                f"error: {function} imports {unknown}, which are neither dependencies in "
+                "pyproject.toml's [project] nor provided by the Lambda runtime"
             )
         wheels = [
             wheel
@@ -340,7 +342,7 @@ SOURCES_MANIFEST = "artifacts.sources.json"
 
 def source_inputs(repo_root: Path = REPO_ROOT) -> dict[str, str]:
     """Everything a zip is built from -> its sha256: every module under lambdas/ (a zip
-    holds modules only), the locked Lambda wheels, pyproject's runtime dependencies."""
+    holds modules only), the locked Lambda wheels, pyproject's [project] dependencies."""
     inputs = {
         path.relative_to(repo_root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted((repo_root / "lambdas").rglob("*.py"))

@@ -211,14 +211,14 @@ def check_tfvars(env: str, repo_root: Path, offline: bool) -> list[Finding]:
 
     if env == envs.PRODUCTION:
         for name, minimum in PROD_MINIMUMS.items():
-            attr = attrs.get(name)
-            value = attr.value if attr else defaults.get(name)
+            given = attrs.get(name)
+            value = given.value if given else defaults.get(name)
             if not minimum.holds(value):
-                source = "" if attr else " (the default in variables.tf: the file does not set it)"
+                source = "" if given else " (the default in variables.tf: the file does not set it)"
                 found.append(
                     Finding(
                         shown,
-                        attr.line if attr else None,
+                        given.line if given else None,
                         name,
                         f"is {json.dumps(value)}{source}: {minimum.requirement}",
                         f"set {minimum.fix} in {shown}",
@@ -277,14 +277,14 @@ def check_backend(env: str, repo_root: Path, offline: bool) -> list[Finding]:
             )
         )
     for name in ("use_lockfile", "encrypt"):
-        attr = attrs.get(name)
-        if attr is not None and attr.value is not True:
+        given = attrs.get(name)
+        if given is not None and given.value is not True:
             found.append(
                 Finding(
                     shown,
-                    attr.line,
+                    given.line,
                     name,
-                    f"is {json.dumps(attr.value)}: state must be "
+                    f"is {json.dumps(given.value)}: state must be "
                     + ("locked (S3 lock file)" if name == "use_lockfile" else "encrypted"),
                     f"{name} = true",
                 )

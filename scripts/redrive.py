@@ -33,6 +33,7 @@ import boto3
 
 from jobs_platform.jobs import Job, JobStatus, JobStore
 from jobs_platform.jobs.transitions import DEAD_LETTERED
+from scripts import fake_aws
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOLD_SECONDS = 60  # how long a listed message stays invisible while the tool decides
@@ -74,7 +75,7 @@ def local_target(state_dir: Path) -> Target:
         queue_url=outputs["jobs_queue_url"],
         table_name=outputs["jobs_table_name"],
         endpoint=details["emulator_endpoint"],
-        region="us-east-1",
+        region=fake_aws.REGION,
     )
 
 
@@ -92,8 +93,8 @@ def deployed_target(prefix: str, region: str) -> Target:
 def clients(target: Target) -> tuple[Any, Any]:
     extra: dict[str, Any] = {"region_name": target.region}
     if target.endpoint:  # the local emulator: its fake credentials
-        extra.update(endpoint_url=target.endpoint, aws_access_key_id="test",
-                     aws_secret_access_key="test")  # noqa: S106  # fmt: skip
+        extra.update(endpoint_url=target.endpoint, aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+                     aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY)  # fmt: skip
     return boto3.client("sqs", **extra), boto3.client("dynamodb", **extra)
 
 

@@ -33,6 +33,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STACK_FILE = REPO_ROOT / ".local" / "stack.json"
+# The authorizer's header (standard library only here, so stated again; a contract test
+# ties it to jobs_platform.handlers.authorizer.API_KEY_HEADER).
+API_KEY_HEADER = "x-api-key"
 
 
 class SmokeFailure(Exception):
@@ -47,7 +50,7 @@ def request(
     if data is not None:
         headers["content-type"] = "application/json"
     if api_key:
-        headers["x-api-key"] = api_key
+        headers[API_KEY_HEADER] = api_key
     req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 
 # Before boto3 makes its first session: moto's hook must be registered, and no test may
-# ever reach a real AWS account (setdefault: an e2e run may bring its own).
-os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+# ever reach a real AWS account (what is set already wins: an e2e run may bring its own).
+from scripts import fake_aws
+
+os.environ.update({**fake_aws.credentials_env(), **os.environ})
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,8 +37,8 @@ class Tables:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An in-process AWS (moto) for this test only."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", fake_aws.ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", fake_aws.SECRET_ACCESS_KEY)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

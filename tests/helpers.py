@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 from jobs_platform import config, schema
 from jobs_platform.config import ApiSettings, AuthorizerSettings, WorkerSettings
 from jobs_platform.handlers.authorizer import API_KEY_HEADER
+from jobs_platform.routing import RouteTable
 
 EVENTS_DIR = Path(__file__).parent / "events"
 _UNSET: Any = object()
@@ -77,16 +77,9 @@ def _route_for(method: str, path: str) -> tuple[str, dict[str, str] | None]:
     """What API Gateway's router does: the matching route key and path parameters."""
     from jobs_platform.handlers.api import ROUTES
 
-    for route_key in ROUTES:
-        if " " not in route_key:
-            continue
-        route_method, template = route_key.split(" ", 1)
-        names = re.findall(r"\{([^}/]+)\}", template)
-        regex = re.sub(r"\\\{[^}/]+\\\}", "([^/]+)", re.escape(template))
-        match = re.fullmatch(regex, path)
-        if route_method == method and match:
-            return route_key, dict(zip(names, match.groups(), strict=True)) or None
-    return "$default", None
+    route_key, params = RouteTable(ROUTES).select(method, path)
+    assert route_key is not None, "the api's ROUTES has a $default route"
+    return route_key, params or None
 
 
 def api_event(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scripts import environments as envs
 from scripts.package import SOURCES_MANIFEST, source_inputs
-from scripts.terraform_workspace import copy_root_module
+from scripts.terraform_cli import copy_root_module
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"

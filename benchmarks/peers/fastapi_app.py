@@ -7,15 +7,13 @@ import json
 import logging
 import os
 import sys
-import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from fastapi import FastAPI, Request
 from mangum import Mangum
 
+from benchmarks.peers.job_write import submit_job
 from jobs_platform.models import JobRequest
 
 logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
@@ -36,38 +34,7 @@ async def health() -> dict[str, Any]:
 @app.post("/v1/jobs", status_code=202)
 def submit(job: JobRequest, request: Request) -> dict[str, Any]:
     tenant = request.scope["aws.event"]["requestContext"]["authorizer"]["lambda"]["tenant_id"]
-    job_id = uuid.uuid4().hex
-    stamp = datetime.now(UTC).isoformat()
-    _client.transact_write_items(
-        TransactItems=[
-            {
-                "Update": {
-                    "TableName": _TABLE,
-                    "Key": {"pk": {"S": f"TENANT#{tenant}"}, "sk": {"S": f"QUOTA#{stamp[:10]}"}},
-                    "UpdateExpression": "ADD #c :one",
-                    "ConditionExpression": "attribute_not_exists(#c) OR #c < :quota",
-                    "ExpressionAttributeNames": {"#c": "count"},
-                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":quota": {"N": "1000"}},
-                }
-            },
-            {
-                "Put": {
-                    "TableName": _TABLE,
-                    "Item": {
-                        "pk": {"S": f"TENANT#{tenant}"},
-                        "sk": {"S": f"JOB#{job_id}"},
-                        "type": {"S": job.type},
-                        "status": {"S": "queued"},
-                        "payload": {"S": json.dumps(job.payload)},
-                        "created_at": {"S": stamp},
-                        "expires_at": {"N": str(int(time.time()) + 86400 * 30)},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-        ]
-    )
-    return {"job_id": job_id, "status": "queued", "created_at": stamp}
+    return submit_job(_client, _TABLE, tenant, job)
 
 
 _mangum = Mangum(app, lifespan="off")

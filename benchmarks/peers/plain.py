@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from pydantic import ValidationError
 
+from benchmarks.peers.job_write import submit_job
 from jobs_platform.models import JobRequest
 
 _client = boto3.client("dynamodb")
@@ -43,39 +41,7 @@ def submit(event: dict[str, Any]) -> dict[str, Any]:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return _response(422, {"title": "Invalid request", "errors": errors})
     tenant = event["requestContext"]["authorizer"]["lambda"]["tenant_id"]
-    job_id = uuid.uuid4().hex
-    now = datetime.now(UTC)
-    stamp = now.isoformat()
-    _client.transact_write_items(
-        TransactItems=[
-            {
-                "Update": {
-                    "TableName": _TABLE,
-                    "Key": {"pk": {"S": f"TENANT#{tenant}"}, "sk": {"S": f"QUOTA#{stamp[:10]}"}},
-                    "UpdateExpression": "ADD #c :one",
-                    "ConditionExpression": "attribute_not_exists(#c) OR #c < :quota",
-                    "ExpressionAttributeNames": {"#c": "count"},
-                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":quota": {"N": "1000"}},
-                }
-            },
-            {
-                "Put": {
-                    "TableName": _TABLE,
-                    "Item": {
-                        "pk": {"S": f"TENANT#{tenant}"},
-                        "sk": {"S": f"JOB#{job_id}"},
-                        "type": {"S": job.type},
-                        "status": {"S": "queued"},
-                        "payload": {"S": json.dumps(job.payload)},
-                        "created_at": {"S": stamp},
-                        "expires_at": {"N": str(int(time.time()) + 86400 * 30)},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-        ]
-    )
-    return _response(202, {"job_id": job_id, "status": "queued", "created_at": stamp})
+    return _response(202, submit_job(_client, _TABLE, tenant, job))
 
 
 ROUTES = {"GET /health": health, "POST /v1/jobs": submit}

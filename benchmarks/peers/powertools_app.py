@@ -4,11 +4,7 @@ written as its documentation shows (data validation with the same pydantic model
 # No `from __future__ import annotations`: the resolver reads the body model from the
 # annotation at import time.
 
-import json
 import os
-import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -17,6 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from benchmarks.peers.job_write import submit_job
 from jobs_platform.models import JobRequest
 
 tracer = Tracer()
@@ -37,39 +34,9 @@ def health() -> dict[str, Any]:
 @tracer.capture_method
 def submit(job: JobRequest) -> tuple[dict[str, Any], int]:
     tenant = app.current_event.request_context.authorizer.get_lambda["tenant_id"]
-    job_id = uuid.uuid4().hex
-    stamp = datetime.now(UTC).isoformat()
-    _client.transact_write_items(
-        TransactItems=[
-            {
-                "Update": {
-                    "TableName": _TABLE,
-                    "Key": {"pk": {"S": f"TENANT#{tenant}"}, "sk": {"S": f"QUOTA#{stamp[:10]}"}},
-                    "UpdateExpression": "ADD #c :one",
-                    "ConditionExpression": "attribute_not_exists(#c) OR #c < :quota",
-                    "ExpressionAttributeNames": {"#c": "count"},
-                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":quota": {"N": "1000"}},
-                }
-            },
-            {
-                "Put": {
-                    "TableName": _TABLE,
-                    "Item": {
-                        "pk": {"S": f"TENANT#{tenant}"},
-                        "sk": {"S": f"JOB#{job_id}"},
-                        "type": {"S": job.type},
-                        "status": {"S": "queued"},
-                        "payload": {"S": json.dumps(job.payload)},
-                        "created_at": {"S": stamp},
-                        "expires_at": {"N": str(int(time.time()) + 86400 * 30)},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-        ]
-    )
+    body = submit_job(_client, _TABLE, tenant, job)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return {"job_id": job_id, "status": "queued", "created_at": stamp}, 202
+    return body, 202
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

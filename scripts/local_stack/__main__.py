@@ -26,15 +26,19 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from scripts import fake_aws
 from scripts.api_keys import create_api_key
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.local_stack.gateway import ApiConfig, Gateway, serve
-from scripts.local_stack.pollers import PipePoller, QueuePoller
+from scripts.local_stack.pollers import PipePoller, QueuePoller, Recorder
 from scripts.local_stack.runtime import (
     SOURCE_ROOT,
     FunctionPool,
@@ -43,9 +47,12 @@ from scripts.local_stack.runtime import (
 )
 from scripts.local_stack.terraform import LocalTerraform, local_env
 
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import FunctionConfigurationResponseTypeDef
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TENANT = "local"
-REGION = "us-east-1"
 OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
 # Execution environments per function (Lambda scales a function out to its reserved
 # concurrency, or the account's; the local stack stops at this, and queues beyond it).
@@ -61,7 +68,9 @@ def terraform_inputs(repo_root: Path = REPO_ROOT) -> list[Path]:
 class TerraformWatcher(threading.Thread):
     """Says on the console when the applied Terraform changed (it is not re-applied live)."""
 
-    def __init__(self, files: list[Path], say: Any, interval: float = 2.0) -> None:
+    def __init__(
+        self, files: list[Path], say: Callable[[str], None], interval: float = 2.0
+    ) -> None:
         super().__init__(name="terraform-watch", daemon=True)
         self.files, self.say, self.interval = files, say, interval
         self.stopping = threading.Event()
@@ -120,14 +129,22 @@ class LocalStack:
         self.source_watcher = SourceWatcher(source_dir)
         self.terraform_watcher = TerraformWatcher(terraform_inputs(), log)
         self.logs = state_dir / "logs"
-        self.runtimes: dict[str, Any] = {}
-        self.runtimes_lock = threading.Lock()
-        self.pollers: list[Any] = []
-        self.emulator: Any = None
-        self.server: Any = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.pools_lock = threading.Lock()
+        self.pollers: list[PipePoller | QueuePoller] = []
+        self.emulator: EmulatorProcess | None = None
+        self.server: ThreadingHTTPServer | None = None
         self.base_url = ""
         self.api_key = ""
+        # `terraform output`: JSON values (strings, maps of names) by output name.
         self.outputs: dict[str, Any] = {}
+
+    @property
+    def endpoint(self) -> str:
+        """The running emulator's URL."""
+        if self.emulator is None:
+            raise RuntimeError("the emulator is not running")
+        return self.emulator.endpoint
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -136,20 +153,18 @@ class LocalStack:
         (self.state_dir / "calls").mkdir(exist_ok=True)
         self.emulator = EmulatorProcess(log_path=self.logs / "emulator.log")
         self.emulator.__enter__()
-        log(f"emulator ready at {self.emulator.endpoint} ({time.monotonic() - started:.1f}s)")
+        log(f"emulator ready at {self.endpoint} ({time.monotonic() - started:.1f}s)")
 
-        env = local_env(self.emulator.endpoint, data_dir=self.state_dir / "terraform")
+        env = local_env(self.endpoint, data_dir=self.state_dir / "terraform")
         os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
-        terraform = LocalTerraform(
-            self.emulator.endpoint, REPO_ROOT, data_dir=self.state_dir / "terraform"
-        )
+        terraform = LocalTerraform(self.endpoint, REPO_ROOT, data_dir=self.state_dir / "terraform")
         terraform.init()
         var_files = [str(REPO_ROOT / "environments" / "local.tfvars"), str(self.artifacts)]
         terraform.apply(var_files)
         self.outputs = terraform.output()
         log(f"terraform applied ({time.monotonic() - started:.1f}s)")
 
-        self._run_declared_platform()
+        self.server = self._run_declared_platform()
         self.api_key = self._mint_api_key()
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._write_state_files()
@@ -163,32 +178,37 @@ class LocalStack:
             self.server.server_close()
         for poller in self.pollers:
             poller.stop()
-        for runtime in self.runtimes.values():
-            runtime.stop()
+        for pool in self.pools.values():
+            pool.stop()
         if self.emulator is not None:
             self.emulator.stop()
         (self.state_dir / "stack.pid").unlink(missing_ok=True)
 
     # -- what Terraform declared -------------------------------------------------------
-    def _client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.emulator.endpoint)
+    def _lambda(self) -> LambdaClient:
+        return boto3.client("lambda", region_name=fake_aws.REGION, endpoint_url=self.endpoint)
 
-    def _run_declared_platform(self) -> None:
+    def _run_declared_platform(self) -> ThreadingHTTPServer:
+        """Serve the API, start the pollers; returns the HTTP server."""
         gateway_log = (self.logs / "gateway.log").open("a", encoding="utf-8", buffering=1)
 
         def log_gateway(message: str) -> None:
             gateway_log.write(f"{time.strftime('%H:%M:%S')} {message}\n")
 
-        config = ApiConfig.load(self._client("apigatewayv2"), self.outputs["api_id"])
+        region, endpoint = fake_aws.REGION, self.endpoint
+        config = ApiConfig.load(
+            boto3.client("apigatewayv2", region_name=region, endpoint_url=endpoint),
+            self.outputs["api_id"],
+        )
         gateway = Gateway(config, self.invoke, log=log_gateway)
-        self.server = serve(gateway, self.port, documents=openapi_documents)
+        server = serve(gateway, self.port, documents=openapi_documents)
 
-        lambda_client = self._client("lambda")
-        sqs = self._client("sqs")
+        lambda_client = self._lambda()
+        sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
         self.pollers.append(
             PipePoller(
-                self._client("pipes"),
-                self._client("dynamodbstreams"),
+                boto3.client("pipes", region_name=region, endpoint_url=endpoint),
+                boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint),
                 sqs,
                 self.outputs["pipe_name"],
                 log_gateway,
@@ -215,7 +235,7 @@ class LocalStack:
                                 self.invoke,
                                 log_gateway,
                                 record=record,
-                                lambda_client=self._client("lambda"),
+                                lambda_client=self._lambda(),
                             )
                         )
         for poller in self.pollers:
@@ -223,12 +243,13 @@ class LocalStack:
         routes = ", ".join(sorted(r.route_key for r in config.routes))
         log(f"routes: {routes}")
         log(f"pollers: {', '.join(p.name for p in self.pollers)}")
+        return server
 
     def call_log(self, principal: str) -> Path:
         """Where the AWS calls made with a principal's role are recorded (the IAM audit)."""
         return self.state_dir / "calls" / f"{principal.replace(':', '-')}.jsonl"
 
-    def call_recorder(self, principal: str) -> Any:
+    def call_recorder(self, principal: str) -> Recorder:
         path = self.call_log(principal)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = threading.Lock()
@@ -240,35 +261,32 @@ class LocalStack:
         return record
 
     def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
-        return self._runtime(function_name).invoke(event)
+        """The function's result (JSON), or InvocationError."""
+        return self._pool(function_name).invoke(event)
 
     def _concurrency(self, function_name: str) -> int:
         """The function's reserved concurrency, capped at the stack's --concurrency."""
-        reserved = self._client("lambda").get_function_concurrency(FunctionName=function_name)
+        reserved = self._lambda().get_function_concurrency(FunctionName=function_name)
         limit = reserved.get("ReservedConcurrentExecutions")
         return max(1, min(self.concurrency, int(limit))) if limit is not None else self.concurrency
 
-    def _runtime(self, function_name: str) -> Any:
-        with self.runtimes_lock:
-            runtime = self.runtimes.get(function_name)
-            if runtime is None:
-                configuration = self._client("lambda").get_function_configuration(
+    def _pool(self, function_name: str) -> FunctionPool:
+        with self.pools_lock:
+            pool = self.pools.get(function_name)
+            if pool is None:
+                configuration = self._lambda().get_function_configuration(
                     FunctionName=function_name
                 )
                 environment = {
                     "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                     "LANG": "C.UTF-8",
                     "TZ": ":UTC",
-                    "AWS_REGION": REGION,
-                    "AWS_DEFAULT_REGION": REGION,
-                    "AWS_ACCESS_KEY_ID": "test",
-                    "AWS_SECRET_ACCESS_KEY": "test",
-                    "AWS_ENDPOINT_URL": self.emulator.endpoint,
+                    **fake_aws.endpoint_env(self.endpoint),
                     **configuration.get("Environment", {}).get("Variables", {}),
                 }
 
                 def new_environment(
-                    configuration: dict[str, Any] = configuration,
+                    configuration: FunctionConfigurationResponseTypeDef = configuration,
                     environment: dict[str, str] = environment,
                 ) -> FunctionRuntime:
                     return FunctionRuntime(
@@ -282,14 +300,14 @@ class LocalStack:
                         source_root=self.source_dir,
                     )
 
-                runtime = FunctionPool(
+                pool = FunctionPool(
                     new_environment,
                     self._concurrency(function_name),
                     watcher=self.source_watcher,
-                    on_reload=lambda message, name=function_name: log(f"{name}: {message}"),
+                    on_reload=_prefixed_log(function_name),
                 )
-                self.runtimes[function_name] = runtime
-            return runtime
+                self.pools[function_name] = pool
+            return pool
 
     def _mint_api_key(self) -> str:
         plain_key, _key_id = create_api_key(
@@ -301,8 +319,15 @@ class LocalStack:
         stack = {"base_url": self.base_url, "api_key": self.api_key}
         (self.state_dir / "stack.json").write_text(json.dumps(stack, indent=2) + "\n")
         # For tests and operators: where the emulator is and what Terraform produced.
-        details = {"emulator_endpoint": self.emulator.endpoint, "outputs": self.outputs}
+        details = {"emulator_endpoint": self.endpoint, "outputs": self.outputs}
         (self.state_dir / "emulator.json").write_text(json.dumps(details, indent=2) + "\n")
+
+
+def _prefixed_log(name: str) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        log(f"{name}: {message}")
+
+    return say
 
 
 def openapi_documents() -> dict[str, tuple[str, bytes]]:
@@ -390,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     stopping = threading.Event()
 
-    def request_stop(signum: int, _frame: Any) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         log(f"received {signal.Signals(signum).name}, stopping")
         stopping.set()
 

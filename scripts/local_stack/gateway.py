@@ -24,10 +24,15 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from scripts.local_stack.runtime import InvocationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
+
+    from scripts.local_stack.pollers import Invoke, Log
 
 ACCOUNT_ID = "123456789012"
 TEXT_CONTENT_TYPES = re.compile(
@@ -66,7 +71,7 @@ class ApiConfig:
     )
 
     @classmethod
-    def load(cls, apigw: Any, api_id: str) -> ApiConfig:
+    def load(cls, apigw: ApiGatewayV2Client, api_id: str) -> ApiConfig:
         integrations = {
             i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api_id)["Items"]
         }
@@ -187,7 +192,7 @@ def gateway_message(status: int, message: str) -> GatewayResponse:
 class Gateway:
     """Turns one HTTP request into authorizer + integration invocations."""
 
-    def __init__(self, config: ApiConfig, invoke: Any, log: Any = print) -> None:
+    def __init__(self, config: ApiConfig, invoke: Invoke, log: Log = print) -> None:
         self.config = config
         self.invoke = invoke  # (function_name, event) -> result, raises InvocationError
         self.log = log
@@ -278,7 +283,8 @@ class Gateway:
 
 def identity_value(source: str, event: dict[str, Any]) -> str | None:
     if source.startswith("$request.header."):
-        return event["headers"].get(source.removeprefix("$request.header.").lower())
+        headers: dict[str, str] = event["headers"]
+        return headers.get(source.removeprefix("$request.header.").lower())
     if source.startswith("$request.querystring."):
         return (event.get("queryStringParameters") or {}).get(
             source.removeprefix("$request.querystring.")

@@ -20,11 +20,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from scripts import fake_aws
 from scripts.local_stack.runtime import InvocationError
 
-REGION = "us-east-1"
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import EventSourceMappingConfigurationTypeDef
+    from mypy_boto3_pipes import EventBridgePipesClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 
 def matches(pattern: Any, value: Any) -> bool:
@@ -65,6 +72,9 @@ def _json_default(value: Any) -> Any:
 
 
 Recorder = Callable[[str, str], None]  # (IAM action, resource ARN) made with the role
+Log = Callable[[str], None]
+# (function name, event) -> the handler's result (JSON), or raises InvocationError.
+Invoke = Callable[[str, dict[str, Any]], Any]
 
 
 def _ignore(_action: str, _resource: str) -> None:
@@ -87,11 +97,11 @@ class StoppableThread(threading.Thread):
 class PipePoller(StoppableThread):
     def __init__(
         self,
-        pipes: Any,
-        streams: Any,
-        sqs: Any,
+        pipes: EventBridgePipesClient,
+        streams: DynamoDBStreamsClient,
+        sqs: SQSClient,
         pipe_name: str,
-        log: Any,
+        log: Log,
         record: Recorder | None = None,
     ) -> None:
         super().__init__(name=f"pipe:{pipe_name}", record=record)
@@ -224,12 +234,12 @@ class PipePoller(StoppableThread):
 class QueuePoller(StoppableThread):
     def __init__(
         self,
-        sqs: Any,
-        mapping: dict[str, Any],
-        invoke: Any,
-        log: Any,
+        sqs: SQSClient,
+        mapping: EventSourceMappingConfigurationTypeDef,
+        invoke: Invoke,
+        log: Log,
         record: Recorder | None = None,
-        lambda_client: Any = None,
+        lambda_client: LambdaClient | None = None,
     ) -> None:
         super().__init__(name=f"esm:{mapping['UUID']}", record=record)
         # Read again while running: a mapping disabled with UpdateEventSourceMapping stops
@@ -247,8 +257,8 @@ class QueuePoller(StoppableThread):
         self.enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
         self.invocations = 0
 
-    def _receive_batch(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
+    def _receive_batch(self) -> list[MessageTypeDef]:
+        messages: list[MessageTypeDef] = []
         deadline = time.monotonic() + self.window_seconds
         while len(messages) < self.batch_size and not self.stopping.is_set():
             self.record("sqs:ReceiveMessage", self.queue_arn)
@@ -267,7 +277,7 @@ class QueuePoller(StoppableThread):
                 break
         return messages
 
-    def to_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def to_event(self, messages: list[MessageTypeDef]) -> dict[str, Any]:
         return {
             "Records": [
                 {
@@ -279,7 +289,7 @@ class QueuePoller(StoppableThread):
                     "md5OfBody": m["MD5OfBody"],
                     "eventSource": "aws:sqs",
                     "eventSourceARN": self.queue_arn,
-                    "awsRegion": REGION,
+                    "awsRegion": fake_aws.REGION,
                 }
                 for m in messages
             ]

@@ -9,7 +9,7 @@ environments never see the emulator):
   root module carries no emulator setting; ``environments/local.tfvars`` only turns off
   the one AWS feature the emulator cannot converge (the DLQ redrive allow policy).
 - Terraform's data directory is ``.local/terraform`` (``TF_DATA_DIR``), apart from the
-  real environments' ``.terraform/<env>`` (``scripts/tf``).
+  real environments' ``.terraform/<env>`` (``scripts/tf.py``).
 - State lives in the emulator's own S3: :meth:`LocalTerraform.init` creates the bucket
   ``jobs-platform-local-tfstate`` in the emulator and runs ``terraform init -reconfigure``
   with a backend file generated under the data directory (bucket, key, the emulator's S3
@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -34,12 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from python_terraform import IsFlagged, Terraform  # type: ignore[import-untyped]
 
-from scripts.terraform_workspace import terraform_cli_env
+from scripts import fake_aws
+from scripts.terraform_cli import terraform_binary, terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
 STATE_BUCKET = "jobs-platform-local-tfstate"
 STATE_KEY = "local/terraform.tfstate"
 DEFAULT_DATA_DIR = Path(".local") / "terraform"
@@ -58,7 +58,6 @@ _SCRUBBED = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 )
-_ENV_LOCK = threading.Lock()
 
 
 class TerraformError(RuntimeError):
@@ -74,11 +73,7 @@ def local_env(
     env = terraform_cli_env(data, repo_root / ".local", base=scrubbed)
     env.update(
         {
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint,
+            **fake_aws.endpoint_env(endpoint),
             # Every emulator error would otherwise be retried (and backed off) many times.
             "AWS_MAX_ATTEMPTS": MAX_ATTEMPTS,
             "AWS_RETRY_MODE": "standard",
@@ -88,20 +83,6 @@ def local_env(
         }
     )
     return env
-
-
-@contextlib.contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    """python-terraform runs terraform with a copy of os.environ: swap it for the call."""
-    with _ENV_LOCK:
-        saved = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
 
 
 def _progress(message: str) -> None:
@@ -155,29 +136,38 @@ class LocalTerraform:
         self.repo_root = Path(repo_root).resolve()
         self.data_dir = (data_dir or self.repo_root / DEFAULT_DATA_DIR).resolve()
         self.env = local_env(endpoint, self.data_dir, self.repo_root)
-        self._tf = Terraform(working_dir=str(self.repo_root))
         self.timings: dict[str, float] = {}
         self.last_apply_stdout = ""
 
-    def _run(self, step: str, fn: Any, *args: Any, **kwargs: Any) -> tuple[int, str, str]:
+    def _run(self, step: str, *args: str) -> tuple[int, str, str]:
+        """`terraform <args>` in the repository with the local environment (this process's
+        own environment is never changed)."""
         start = time.monotonic()
-        with _heartbeat(step), _environ(self.env):
-            code, out, err = fn(*args, **kwargs)
+        with _heartbeat(step):
+            done = subprocess.run(
+                [terraform_binary(), *args],
+                cwd=self.repo_root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
         elapsed = time.monotonic() - start
         self.timings[step] = elapsed
-        _progress(f"{step}: exit {code} in {elapsed:.1f} s")
-        return int(code), out or "", err or ""
+        _progress(f"{step}: exit {done.returncode} in {elapsed:.1f} s")
+        return done.returncode, done.stdout, done.stderr
 
     def _var_files(self, var_files: list[str]) -> list[str]:
-        return [str((self.repo_root / v).resolve()) for v in var_files]
+        return [f"-var-file={(self.repo_root / v).resolve()}" for v in var_files]
 
     def ensure_state_bucket(self) -> None:
         s3 = boto3.client(
             "s3",
             endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",  # noqa: S106 - the emulator's fake credentials
+            region_name=fake_aws.REGION,
+            aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+            aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
         )
         names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if STATE_BUCKET not in names:
@@ -190,7 +180,7 @@ class LocalTerraform:
             "# Generated by scripts/local_stack/terraform.py: state in the emulator's S3.\n"
             f"bucket = {json.dumps(STATE_BUCKET)}\n"
             f"key = {json.dumps(STATE_KEY)}\n"
-            f"region = {json.dumps(REGION)}\n"
+            f"region = {json.dumps(fake_aws.REGION)}\n"
             f"endpoints = {{ s3 = {json.dumps(self.endpoint)} }}\n"
             "use_path_style = true\n"
             "use_lockfile = true\n"
@@ -206,12 +196,11 @@ class LocalTerraform:
         backend_file = self.backend_config_file()
         code, out, err = self._run(
             "init",
-            self._tf.cmd,
             "init",
-            input=False,
-            no_color=IsFlagged,
-            reconfigure=IsFlagged,
-            backend_config=str(backend_file),
+            "-input=false",
+            "-no-color",
+            "-reconfigure",
+            f"-backend-config={backend_file}",
         )
         if code != 0:
             raise TerraformError(f"terraform init failed ({code}):\n{err or out}")
@@ -219,9 +208,11 @@ class LocalTerraform:
     def apply(self, var_files: list[str]) -> None:
         code, out, err = self._run(
             "apply",
-            self._tf.apply,
-            skip_plan=True,
-            var_file=self._var_files(var_files),
+            "apply",
+            "-input=false",
+            "-no-color",
+            "-auto-approve",
+            *self._var_files(var_files),
         )
         self.last_apply_stdout = out
         if code != 0:
@@ -234,9 +225,11 @@ class LocalTerraform:
         """0: no changes, 2: changes (raises on errors)."""
         code, out, err = self._run(
             "plan",
-            self._tf.plan,
-            detailed_exitcode=IsFlagged,
-            var_file=self._var_files(var_files),
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            *self._var_files(var_files),
         )
         if code not in (0, 2):
             raise TerraformError(f"terraform plan failed ({code}):\n{err or out}")
@@ -244,7 +237,7 @@ class LocalTerraform:
         return code
 
     def output(self) -> dict[str, Any]:
-        code, out, err = self._run("output", self._tf.output_cmd, json=IsFlagged)
+        code, out, err = self._run("output", "output", "-no-color", "-json")
         if code != 0:
             raise TerraformError(f"terraform output failed ({code}):\n{err or out}")
         raw: dict[str, dict[str, Any]] = json.loads(out or "{}")

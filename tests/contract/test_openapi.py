@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from openapi_spec_validator import validate
-from scripts.terraform_workspace import copy_root_module, terraform_cli_env
+from scripts.terraform_cli import copy_root_module, terraform_binary, terraform_cli_env
 
 from jobs_platform import config, errors, ids, jobs, models, sessions
 from jobs_platform.http_api import MAX_BODY_BYTES
@@ -56,9 +55,7 @@ def test_document_is_valid_openapi_3_1() -> None:
 def terraform_console(tmp_root: Path, expression: str, *var_args: str) -> tuple[int, str]:
     """Evaluate `expression` with `terraform console` on a copy of the root module without
     its backend (no state, no account) and local.tfvars; (exit code, output)."""
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
+    terraform = terraform_binary()
     root = tmp_root / "root"
     env = terraform_cli_env(tmp_root / "data", tmp_root)
 

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from scripts import fake_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 420
@@ -56,10 +57,10 @@ class Stack:
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
-            region_name="us-east-1",
+            region_name=fake_aws.REGION,
             endpoint_url=self.emulator_endpoint,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+            aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
         )
 
     def headers(self, api_key: str | None = None, **extra: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Every row of the HTTP contract (DESIGN.md section 5) over real HTTP on the local stack."""
+"""Every row of the HTTP contract (openapi.yaml, docs/http-api.md) over real HTTP on the local
+stack."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST/GET/DELETE /v1/jobs through the api handler against moto (DESIGN.md section 5)."""
+"""POST/GET/DELETE /v1/jobs through the api handler against moto (openapi.yaml)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tests.conftest import Tables
-from tests.helpers import api_event, body_of
 
 from jobs_platform import schema
 from jobs_platform.clock import utc_now
 from jobs_platform.errors import PROBLEM_TYPE_BASE
 from jobs_platform.jobs import JobStore
+from tests.conftest import Tables
+from tests.helpers import api_event, body_of
 
 ECHO = {"type": "echo", "payload": {"message": "hello", "n": 3, "ratio": 1.5}}
 

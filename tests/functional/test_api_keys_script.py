@@ -7,6 +7,7 @@ from types import ModuleType
 
 import pytest
 from scripts import api_keys as cli
+
 from tests.conftest import Tables
 from tests.helpers import authorizer_event
 

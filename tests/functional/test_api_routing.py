@@ -5,10 +5,10 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-from tests.helpers import api_event, body_of, load_event
 
 from jobs_platform import config
 from jobs_platform.errors import PROBLEM_TYPE_BASE
+from tests.helpers import api_event, body_of, load_event
 
 
 def test_routes_are_exactly_the_documented_route_keys(api: ModuleType) -> None:

@@ -1,4 +1,4 @@
-"""PUT/GET/DELETE /v1/sessions/{id}: ETag / If-Match semantics (DESIGN.md section 5)."""
+"""PUT/GET/DELETE /v1/sessions/{id}: ETag / If-Match semantics (openapi.yaml)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tests.conftest import Tables
-from tests.helpers import api_event, body_of
 
 from jobs_platform.clock import utc_now
 from jobs_platform.errors import PROBLEM_TYPE_BASE
 from jobs_platform.sessions import SessionStore
+from tests.conftest import Tables
+from tests.helpers import api_event, body_of
 
 PATH = "/v1/sessions/cart-1"
 

@@ -6,9 +6,9 @@ import time
 from types import ModuleType
 
 import pytest
-from tests.helpers import authorizer_event
 
 from jobs_platform.api_keys import ApiKeyStore
+from tests.helpers import authorizer_event
 
 
 def test_valid_key_is_allowed_with_tenant_context(

@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 from scripts.origin_secret import revoke_previous
-from tests.helpers import authorizer_event
 
 from jobs_platform import config
 from jobs_platform.api_keys import ApiKeyStore
@@ -20,6 +19,7 @@ from jobs_platform.origin_verify import (
     ORIGIN_VERIFY_HEADER,
     OriginVerifier,
 )
+from tests.helpers import authorizer_event
 
 ORIGIN_VALUE = "origin-secret-v1-" + "A" * 40
 ROTATED_VALUE = "origin-secret-v2-" + "B" * 40

@@ -13,6 +13,7 @@ import pytest
 from scripts import bootstrap_config as bc
 from scripts import bootstrap_policies as bp
 from scripts import preflight as pf
+
 from tests.repo_config import copy_config
 
 REGION = "eu-west-1"

@@ -10,10 +10,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tests.helpers import api_event, body_of
 
 from jobs_platform.errors import PROBLEM_TYPE_BASE
 from jobs_platform.jobs.store import MAX_PAGE_BYTES
+from tests.helpers import api_event, body_of
 
 
 def call(api: ModuleType, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.conftest import Tables
 
 from jobs_platform import jobs
 from jobs_platform.errors import QuotaExceeded, ServiceBusy
 from jobs_platform.jobs import JobStore, create
+from tests.conftest import Tables
 
 
 class ConflictingClient:

@@ -9,9 +9,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tests.helpers import api_event, body_of, job_record, sqs_event
 
 from jobs_platform import log, metrics, tracing
+from tests.helpers import api_event, body_of, job_record, sqs_event
 
 TENANT = "tenant-a"
 TRACE = "Root=1-65a1b2c3-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from scripts import origin_secret
+from scripts import fake_aws, origin_secret
 
 OLD, NEW = "old-" + "A" * 40, "new-" + "B" * 40
 
@@ -95,7 +95,7 @@ def distribution(cloudfront: Any, header_value: str) -> str:
 def test_revoke_refuses_while_cloudfront_sends_the_old_value(
     secrets: Any, rotated: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    cloudfront = boto3.client("cloudfront", region_name=fake_aws.REGION)
     stale = distribution(cloudfront, OLD)
     problem = origin_secret.distribution_sends_current(cloudfront, secrets, rotated, stale)
     assert "another value" in problem or "not Deployed" in problem

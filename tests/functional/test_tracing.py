@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from tests.conftest import Tables
 
 from jobs_platform import tracing
+from tests.conftest import Tables
 
 ROOT = "1-65a1b2c3-0123456789abcdef01234567"
 PARENT = "53995c3f42cd8ad8"

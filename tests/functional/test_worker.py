@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.conftest import Tables
-from tests.helpers import job_record, sqs_event, sqs_record
 
 from jobs_platform import dynamo, job_types
 from jobs_platform.clock import epoch_ms, utc_now
@@ -18,6 +16,8 @@ from jobs_platform.handlers.worker import FINISH_MARGIN_MS
 from jobs_platform.jobs import Job, JobStatus, JobStore
 from jobs_platform.jobs.model import CLAIMED_UNTIL
 from jobs_platform.jobs.transitions import DEAD_LETTERED
+from tests.conftest import Tables
+from tests.helpers import job_record, sqs_event, sqs_record
 
 TENANT = "tenant-a"
 FUNCTION_TIMEOUT_MS = 60_000  # what FakeContext reports as remaining at the start

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from scripts import fake_aws
 from scripts.local_stack.emulator import EmulatorProcess
 
 
@@ -22,25 +23,32 @@ def endpoint() -> Iterator[str]:
 
 def client(endpoint: str, service: str) -> Any:
     return boto3.client(
-        service, region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id="test", aws_secret_access_key="test",
+        service, region_name=fake_aws.REGION, endpoint_url=endpoint,
+        aws_access_key_id=fake_aws.ACCESS_KEY_ID, aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
     )  # fmt: skip
 
 
-def test_cancelled_transaction_leaves_the_stream_readable_and_unpolluted(endpoint: str) -> None:
+def streamed_table(endpoint: str, name: str, view: str) -> tuple[Any, Any, str]:
+    """A new table with a stream: (dynamodb client, streams client, the shard's iterator
+    at LATEST, so the records the test causes next are read)."""
     dynamodb, streams = client(endpoint, "dynamodb"), client(endpoint, "dynamodbstreams")
     table = dynamodb.create_table(
-        TableName="t-stream",
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
     )["TableDescription"]
     stream_arn = table["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
     iterator = streams.get_shard_iterator(
         StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
     )["ShardIterator"]
+    return dynamodb, streams, str(iterator)
+
+
+def test_cancelled_transaction_leaves_the_stream_readable_and_unpolluted(endpoint: str) -> None:
+    dynamodb, streams, iterator = streamed_table(endpoint, "t-stream", "NEW_IMAGE")
     dynamodb.put_item(TableName="t-stream", Item={"pk": {"S": "exists"}})
 
     # Given a transaction that is cancelled by its second write's condition
@@ -127,7 +135,8 @@ def test_retried_identical_create_function_returns_the_function_not_a_conflict(
 # per transaction item, which made every job submission cost O(table + stream history).
 _COUNT_TABLE_COPIES = r"""
 import copy, json, os
-os.environ.update(AWS_ACCESS_KEY_ID="t", AWS_SECRET_ACCESS_KEY="t", AWS_DEFAULT_REGION="us-east-1")
+from scripts import fake_aws
+os.environ.update(fake_aws.credentials_env())
 import sys
 from scripts.local_stack.emulator import apply_patches
 if sys.argv[1] == "patched":
@@ -182,19 +191,7 @@ def test_transaction_does_not_deep_copy_the_tables_it_touches(
 
 
 def test_transaction_failing_midway_is_undone_with_its_stream_records(endpoint: str) -> None:
-    dynamodb, streams = client(endpoint, "dynamodb"), client(endpoint, "dynamodbstreams")
-    table = dynamodb.create_table(
-        TableName="t-undo",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )["TableDescription"]
-    stream_arn = table["LatestStreamArn"]
-    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-    iterator = streams.get_shard_iterator(
-        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-    )["ShardIterator"]
+    dynamodb, streams, iterator = streamed_table(endpoint, "t-undo", "KEYS_ONLY")
     dynamodb.put_item(TableName="t-undo", Item={"pk": {"S": "text"}, "v": {"S": "a string"}})
 
     # Given a transaction whose conditions hold but whose second write cannot be applied

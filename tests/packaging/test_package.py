@@ -136,7 +136,7 @@ def test_lambda_lock_pins_the_versions_the_tests_run_against() -> None:
         for line in (REPO_ROOT / "requirements" / "dev.lock").read_text().splitlines()
         if "==" in line
     }
-    for requirement in package.runtime_requirements().values():
+    for requirement in package.function_requirements().values():
         for pin in package.locked_distributions(requirement):
             name, version = pin.split("==")
             assert dev.get(name.lower().replace("_", "-")) == version, pin

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripts.terraform_workspace import copy_root_module
+from scripts.terraform_cli import copy_root_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLICIES = REPO_ROOT / "policies" / "checkov"

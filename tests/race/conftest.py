@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from scripts import fake_aws
 from scripts.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
 
 from jobs_platform import schema
@@ -60,9 +61,9 @@ def race_client(dynamodb_local: DynamoDBLocal) -> Any:
     return boto3.client(
         "dynamodb",
         endpoint_url=dynamodb_local.endpoint,
-        region_name="eu-west-1",
-        aws_access_key_id="race",
-        aws_secret_access_key="race",  # DynamoDB Local accepts any
+        region_name=fake_aws.REGION,
+        aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+        aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
         config=Config(max_pool_connections=MAX_THREADS * 2, connect_timeout=5, read_timeout=30),
     )
 

@@ -34,6 +34,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from scripts import fake_aws
 from scripts.dynamodb_local import DynamoDBLocal
 from scripts.local_stack.pollers import PipePoller, StoppableThread
 from scripts.local_stack.runtime import FunctionRuntime, InvocationError
@@ -354,10 +355,7 @@ def test_worker_killed_mid_batch(
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_ENDPOINT_URL": dynamodb_local.endpoint,
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "race",
-        "AWS_SECRET_ACCESS_KEY": "race",
+        **fake_aws.credentials_env(),
         **worker_environment(table),
     }
     runtime = FunctionRuntime(
@@ -660,9 +658,9 @@ def test_dynamodb_throttling_and_5xx_at_the_sdk(
     faulty = boto3.client(
         "dynamodb",
         endpoint_url=dynamodb_local.endpoint,
-        region_name="eu-west-1",
-        aws_access_key_id="race",
-        aws_secret_access_key="race",
+        region_name=fake_aws.REGION,
+        aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+        aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
         config=Config(retries={"mode": "standard", "max_attempts": 5}),
     )
     injector = Injector()
@@ -768,8 +766,8 @@ def test_outbox_delivery_failing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint,
-                           region_name="eu-west-1", aws_access_key_id="race",
-                           aws_secret_access_key="race")  # fmt: skip
+                           region_name=fake_aws.REGION, aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+                           aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY)  # fmt: skip
     stream_arn = race_client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     queue = SimQueue()
     pipe = PipePoller.__new__(PipePoller)

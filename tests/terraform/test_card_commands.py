@@ -26,7 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from scripts.terraform_workspace import provider_mirror_config
+from scripts import fake_aws
+from scripts.terraform_cli import provider_mirror_config, terraform_binary
 
 from tests.repo_config import make_deployable
 
@@ -59,13 +60,6 @@ def fresh_clone(dest: Path) -> Path:
     return dest
 
 
-def terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
-    return path
-
-
 class _Sts(BaseHTTPRequestHandler):
     """STS refusing every request as AWS does a bad access key."""
 
@@ -95,7 +89,7 @@ def sts() -> Iterator[str]:
 def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A user's shell: no AWS configuration at all, providers from the mirror if set.
 
-    Not a CI job either: `CI=true` (set by CI runners) makes scripts/tf init with
+    Not a CI job either: `CI=true` (set by CI runners) makes scripts/tf.py init with
     `-lockfile=readonly`, which the test below checks separately.
     """
     env = {
@@ -130,20 +124,18 @@ def test_the_cards_raw_terraform_commands_need_only_make_package_and_credentials
     clone = fresh_clone(tmp_path / "clone")
     (clone / "backend_override.tf").write_text(BACKEND_OVERRIDE)  # stands in for S3
     env = user_env(tmp_path)
-    init = run([terraform(), "init", "-no-color"], clone, env)
+    init = run([terraform_binary(), "init", "-no-color"], clone, env)
     assert init.returncode == 0, init.stdout + init.stderr
     plan_env = {
         **env,
-        "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKEFAKE",
-        "AWS_SECRET_ACCESS_KEY": "fake/secret",
-        "AWS_REGION": "us-east-1",
+        **fake_aws.credentials_env(),  # any key: the stand-in STS refuses every one
         "AWS_ENDPOINT_URL": sts,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "1",
     }
-    card_plan = [terraform(), "plan", "-no-color", "-var-file=environments/staging.tfvars"]
+    card_plan = [terraform_binary(), "plan", "-no-color", "-var-file=environments/staging.tfvars"]
 
     # Before `make package`: the first (and only) error names the fix.
     before = run(card_plan, clone, plan_env)

@@ -19,8 +19,9 @@ from typing import Any
 import boto3
 import pytest
 from scripts import environments as envs
+from scripts import fake_aws
 from scripts.local_stack.emulator import EmulatorProcess
-from scripts.local_stack.terraform import REGION, LocalTerraform
+from scripts.local_stack.terraform import LocalTerraform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "dist" / "artifacts.tfvars.json"
@@ -60,9 +61,9 @@ class AppliedStack:
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            region_name=fake_aws.REGION,
+            aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+            aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
         )
 
 

@@ -12,7 +12,6 @@ once (one worker: xdist group ``offline_plans``), in parallel. Needs `make packa
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from scripts import environments as envs
 from scripts import plan_report
 from scripts.offline_plan import DEFAULT_ARTIFACTS, OfflinePlanError, offline_plans
 from scripts.smoke import API_KEYS_TABLE_ADDRESS
+from scripts.terraform_cli import terraform_binary
 
 from tests.repo_config import REPO_ROOT, add_environment, copy_config
 
@@ -56,8 +56,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def plans(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    if shutil.which("terraform") is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
+    terraform_binary()  # fails (never skips) without terraform
     if not DEFAULT_ARTIFACTS.is_file():
         pytest.fail(f"{DEFAULT_ARTIFACTS} missing: run 'make package' (make test does)")
     out_dir = tmp_path_factory.mktemp("plans")

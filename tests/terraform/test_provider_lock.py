@@ -19,7 +19,7 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from scripts.terraform_workspace import copy_root_module, terraform_cli_env
+from scripts.terraform_cli import copy_root_module, terraform_binary, terraform_cli_env
 
 pytestmark = pytest.mark.terraform
 
@@ -81,16 +81,10 @@ def test_a_constraint_the_lock_does_not_record_is_caught() -> None:
     ]
 
 
-def _terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (never skipped)")
-    return path
-
-
 def _init_readonly(root: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [_terraform(), "init", "-backend=false", "-input=false", "-no-color", "-lockfile=readonly"],
+        [terraform_binary(), "init", "-backend=false", "-input=false", "-no-color",
+         "-lockfile=readonly"],
         cwd=root, env=terraform_cli_env(tmp_path / "data", tmp_path / "cli"),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scripts.terraform_workspace import copy_root_module, terraform_cli_env
+from scripts.terraform_cli import copy_root_module, terraform_binary, terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULES = REPO_ROOT / "terraform" / "modules"
@@ -28,13 +28,6 @@ MODULE_NAMES = sorted(p.name for p in MODULES.iterdir() if (p / "main.tf").is_fi
 REQUIRED_TESTED_MODULES = {"api", "function", "outbox", "queue", "table"}
 
 
-def _terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (these checks never skip)")
-    return path
-
-
 def _copy_terraform(dest: Path) -> Path:
     copy_root_module(REPO_ROOT, dest)
     shutil.copytree(REPO_ROOT / ROOT_TESTS, dest / ROOT_TESTS)
@@ -43,7 +36,7 @@ def _copy_terraform(dest: Path) -> Path:
 
 def _run_terraform_test(cwd: Path, tmp_path: Path, extra: list[str]) -> None:
     env = terraform_cli_env(tmp_path / "data", tmp_path / "cli")
-    terraform = _terraform()
+    terraform = terraform_binary()
     init = subprocess.run(
         [terraform, "init", "-backend=false", "-input=false", "-no-color"],
         cwd=cwd,

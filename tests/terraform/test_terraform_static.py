@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from scripts.terraform_workspace import terraform_cli_env
+from scripts.terraform_cli import terraform_binary, terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.terraform
 
 
-def _terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.10 (these checks never skip)")
-    return path
-
-
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [_terraform(), *args],
+        [terraform_binary(), *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

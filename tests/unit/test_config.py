@@ -3,11 +3,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from tests.helpers import FUNCTION_SETTINGS, env_vars_read_by
-from tests.helpers import SETTINGS_ENVIRON as FULL
 
 from jobs_platform import config
 from jobs_platform.config import ApiSettings, AuthorizerSettings, ConfigError, WorkerSettings
+from tests.helpers import FUNCTION_SETTINGS, env_vars_read_by
+from tests.helpers import SETTINGS_ENVIRON as FULL
 
 
 def test_settings_parse_a_full_environment() -> None:

@@ -4,7 +4,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from tests.helpers import api_event
 
 from jobs_platform.errors import (
     DuplicateJsonKey,
@@ -27,6 +26,7 @@ from jobs_platform.http_api import (
     response,
 )
 from jobs_platform.models import JobRequest
+from tests.helpers import api_event
 
 
 def json_request(body: bytes, content_type: str | None = "application/json") -> Request:

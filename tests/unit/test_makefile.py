@@ -69,7 +69,7 @@ def test_help_shows_the_env_each_target_really_defaults_to(target: str) -> None:
     assert default, f"make help does not say which ENV {target} acts on"
     dry = make("-n", "-B", target, "STACK=x", "VENV=/nonexistent/venv")
     assert re.search(
-        rf'(scripts/tf|scripts\.preflight|bootstrap_config|--env|\[ ") {default}\b', dry
+        rf'(scripts\.tf|scripts\.preflight|bootstrap_config|--env|\[ ") {default}\b', dry
     ), dry
 
 
@@ -79,7 +79,7 @@ def test_targets_without_an_environment_show_none() -> None:
 
 
 def test_smoke_honours_env() -> None:
-    assert "scripts/tf staging output -json" in make("-n", "smoke", "ENV=staging")
+    assert "-m scripts.tf staging output -json" in make("-n", "smoke", "ENV=staging")
     assert '[ "local" = local ]' in make("-n", "smoke")
 
 
@@ -97,7 +97,7 @@ def test_dev_targets_do_build_the_virtualenv() -> None:
 
 def test_api_key_mints_into_the_environments_table_and_can_print_the_key_alone() -> None:
     dry = make("-n", "api-key", "ENV=prod", "KEY_ONLY=1", "VENV=/nonexistent/venv")
-    assert "scripts/tf prod output -raw api_keys_table_name" in dry
+    assert "-m scripts.tf prod output -raw api_keys_table_name" in dry
     assert "scripts.environments get prod region" in dry
     assert "scripts.api_keys create" in dry and "--output key" in dry
 

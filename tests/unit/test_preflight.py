@@ -14,6 +14,7 @@ import hcl2
 import pytest
 from scripts import environments as envs
 from scripts import preflight as pf
+
 from tests.repo_config import ACCOUNT, copy_config, make_deployable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

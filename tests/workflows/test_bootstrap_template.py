@@ -21,6 +21,7 @@ from typing import Any
 import hcl2
 import pytest
 from scripts import bootstrap_policies as bp
+
 from tests.iam.policy_eval import ContextValue, Request, evaluate
 from tests.iam.stacks import ENVIRONMENTS, World, creating, tagged
 

@@ -42,6 +42,7 @@ import pytest
 import yaml
 from scripts import bootstrap_policies as bp
 from scripts import environments as envs
+
 from tests.iam.stacks import World, github_token
 
 ROOT = Path(__file__).resolve().parents[2]

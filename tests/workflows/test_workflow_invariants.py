@@ -464,7 +464,7 @@ def check_lock_timeout(wf: Workflow) -> list[str]:
             for _, target, _ in make_targets({"steps": [steps(job)[i]]}):
                 for line in wf.recipes.get(target, "").splitlines():
                     if (
-                        re.search(r"scripts/tf \S+ (plan|apply)\b", line)
+                        re.search(r"scripts\.tf \S+ (plan|apply)\b", line)
                         and "-lock-timeout" not in line
                     ):
                         out.append(

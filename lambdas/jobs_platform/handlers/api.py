@@ -7,7 +7,6 @@ the handler dispatches on `event["routeKey"]`. Errors are RFC 9457 problems.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from jobs_platform.errors import (
 )
 from jobs_platform.http_api import Request, decode_event, problem_response, response
 from jobs_platform.jobs import JobStore, parse_limit, parse_status, usage
+from jobs_platform.routing import RouteTable
 from jobs_platform.sessions import SessionStore
 
 # Created once per cold start (during init, outside the billed/latency-critical path).
@@ -218,9 +218,7 @@ def delete_session(request: Request, deps: Dependencies) -> dict[str, Any]:
 
 def default_route(request: Request, deps: Dependencies) -> dict[str, Any]:
     """`$default`: 405 + Allow when the path has routes for other methods, else 404."""
-    allow = sorted(
-        {method for method, pattern in _ROUTE_PATTERNS if pattern.fullmatch(request.path)}
-    )
+    allow = _ROUTE_TABLE.methods_for(request.path)
     if allow:
         raise MethodNotAllowed(
             f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allow)}.",
@@ -245,16 +243,7 @@ ROUTES: dict[str, RouteHandler] = {
 }
 
 
-def _route_pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[^}/]+\})", template)
-    regex = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
-    return re.compile(regex)
-
-
-_ROUTE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (method, _route_pattern(path))
-    for method, path in (key.split(" ", 1) for key in ROUTES if " " in key)
-)
+_ROUTE_TABLE = RouteTable(ROUTES)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -69,9 +69,9 @@ resource "aws_secretsmanager_secret_version" "origin_verify" {
 
 resource "aws_cloudfront_distribution" "this" {
   # checkov:skip=CKV2_AWS_32:The AWS managed SecurityHeadersPolicy is attached (default_cache_behavior.response_headers_policy_id, by its fixed ID); the check only sees a reference to a policy resource or data source, and that data source would call CloudFront at plan time.
-  # checkov:skip=CKV2_AWS_47:The web ACL runs AWSManagedRulesKnownBadInputsRuleSet (the Log4j AMR) through a dynamic rule block checkov cannot evaluate; tests/edge.tftest.hcl asserts it.
+  # checkov:skip=CKV2_AWS_47:The web ACL runs AWSManagedRulesKnownBadInputsRuleSet (the Log4j AMR) through a dynamic rule block checkov cannot evaluate; terraform/modules/edge/tests/edge.tftest.hcl asserts it.
   # checkov:skip=CKV_AWS_174:The default *.cloudfront.net certificate pins the viewer minimum protocol to TLSv1 (AWS ignores minimum_protocol_version for it); TLSv1.2_2021 needs a custom domain + ACM certificate, which the blueprint cannot assume (docs/architecture.md "Edge").
-  # checkov:skip=CKV2_AWS_42:Same reason: no custom domain/certificate is assumed; the default CloudFront certificate is used.
+  # checkov:skip=CKV2_AWS_42:No custom domain/certificate is assumed (as for CKV_AWS_174); the default CloudFront certificate is used.
   # checkov:skip=CKV_AWS_86:No CloudFront access logs: WAF logs every request at the edge (all headers, secrets redacted) and the API stage logs every request at the origin; a third copy would need an ACL-enabled S3 bucket.
   # checkov:skip=CKV_AWS_310:Single origin by design (the regional HTTP API); origin failover needs a second region's API.
   # checkov:skip=CKV_AWS_374:No geo restriction: the API serves clients wherever they are; WAF IP reputation and rate rules apply instead.

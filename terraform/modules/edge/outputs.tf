@@ -9,7 +9,7 @@ output "cloudfront_distribution_arn" {
 }
 
 output "cloudfront_distribution_domain_name" {
-  description = "Domain name of the distribution (<id>.cloudfront.net): the public base URL is https://<this>."
+  description = "Domain name of the distribution (`<id>.cloudfront.net`): the public base URL is `https://<this>`."
   value       = aws_cloudfront_distribution.this.domain_name
 }
 

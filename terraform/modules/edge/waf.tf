@@ -119,7 +119,7 @@ resource "aws_cloudwatch_log_resource_policy" "waf" {
 }
 
 resource "aws_wafv2_web_acl" "this" {
-  # checkov:skip=CKV_AWS_192:The ACL runs AWSManagedRulesKnownBadInputsRuleSet (Log4JRCE included, not overridden) through a dynamic rule block checkov cannot evaluate; tests/edge.tftest.hcl asserts it.
+  # checkov:skip=CKV_AWS_192:The ACL runs AWSManagedRulesKnownBadInputsRuleSet (Log4JRCE included, not overridden) through a dynamic rule block checkov cannot evaluate; terraform/modules/edge/tests/edge.tftest.hcl asserts it.
   provider = aws.us_east_1
 
   name        = "${var.name}-edge"

@@ -101,9 +101,12 @@ resource "aws_lambda_function" "this" {
   dynamic "logging_config" {
     for_each = var.log_format == "JSON" ? [1] : []
     content {
-      log_format            = "JSON"
-      log_group             = aws_cloudwatch_log_group.this.name
-      application_log_level = var.application_log_level
+      log_format = "JSON"
+      log_group  = aws_cloudwatch_log_group.this.name
+      # Lambda passes every application line (TRACE): the handlers filter by their own
+      # LOG_LEVEL (the root module's log_level, the one knob), and a Lambda filter above it
+      # would drop their DEBUG lines and the metric lines they write at any level.
+      application_log_level = "TRACE"
       system_log_level      = "WARN"
     }
   }

@@ -15,7 +15,7 @@ variable "description" {
 }
 
 variable "zip_path" {
-  description = "Path of the deployment zip built by `make package` (dist/lambda/<function>.zip)."
+  description = "Path of the deployment zip built by `make package` (`dist/lambda/<function>.zip`)."
   type        = string
 }
 
@@ -35,9 +35,8 @@ variable "handler" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime."
+  description = "Lambda runtime, e.g. python3.12 (the root module states it once; `make package` builds for the same Python)."
   type        = string
-  default     = "python3.12"
 
   validation {
     condition     = contains(["python3.12", "python3.13"], var.runtime)
@@ -111,24 +110,13 @@ variable "log_retention_days" {
 }
 
 variable "log_format" {
-  description = "Lambda log format: JSON (structured, with application_log_level) or Text."
+  description = "Lambda log format: JSON (structured; Lambda filters nothing, the code filters by its own level) or Text."
   type        = string
   default     = "JSON"
 
   validation {
     condition     = contains(["JSON", "Text"], var.log_format)
     error_message = "log_format must be JSON or Text."
-  }
-}
-
-variable "application_log_level" {
-  description = "Lambda's application log level filter when log_format is JSON."
-  type        = string
-  default     = "INFO"
-
-  validation {
-    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
-    error_message = "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
   }
 }
 

@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "visibility_timeout_seconds" {
-  description = "Visibility timeout of the queue; at least 6 x the consumer's timeout (AWS guidance for Lambda consumers)."
+  description = "Visibility timeout of the queue; at least 6 x the consumer's timeout + its batching window (AWS guidance for Lambda consumers)."
   type        = number
   default     = 180
 
@@ -19,8 +19,19 @@ variable "visibility_timeout_seconds" {
   }
 
   validation {
-    condition     = var.consumer_timeout_seconds == null || var.visibility_timeout_seconds >= 6 * coalesce(var.consumer_timeout_seconds, 0)
-    error_message = "visibility_timeout_seconds must be >= 6 x consumer_timeout_seconds: raise it or lower the consumer's timeout."
+    condition     = var.consumer_timeout_seconds == null || var.visibility_timeout_seconds >= 6 * coalesce(var.consumer_timeout_seconds, 0) + var.consumer_batching_window_seconds
+    error_message = "visibility_timeout_seconds must be >= 6 x consumer_timeout_seconds + consumer_batching_window_seconds: raise it, or lower the consumer's timeout or batching window."
+  }
+}
+
+variable "consumer_batching_window_seconds" {
+  description = "Batching window of the consumer's event source mapping (MaximumBatchingWindowInSeconds), part of the visibility timeout rule."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.consumer_batching_window_seconds >= 0 && var.consumer_batching_window_seconds <= 300
+    error_message = "consumer_batching_window_seconds must be between 0 and 300."
   }
 }
 

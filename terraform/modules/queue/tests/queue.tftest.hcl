@@ -1,6 +1,6 @@
 # terraform test (mock provider, no AWS account): the queue module's redrive to its DLQ,
 # encryption, the DLQ's allow policy, and its input validations (visibility >= 6 x the
-# consumer's timeout, maxReceiveCount >= 3).
+# consumer's timeout + its batching window, maxReceiveCount >= 3).
 # Run: terraform init -backend=false && terraform test   (tests/terraform runs it in CI)
 mock_provider "aws" {
   mock_resource "aws_sqs_queue" {
@@ -88,6 +88,18 @@ run "rejects_visibility_below_six_times_the_consumer_timeout" {
   variables {
     visibility_timeout_seconds = 179
     consumer_timeout_seconds   = 30
+  }
+
+  expect_failures = [var.visibility_timeout_seconds]
+}
+
+run "rejects_visibility_below_six_times_the_timeout_plus_the_batching_window" {
+  command = plan
+
+  variables {
+    visibility_timeout_seconds       = 180
+    consumer_timeout_seconds         = 30
+    consumer_batching_window_seconds = 1
   }
 
   expect_failures = [var.visibility_timeout_seconds]

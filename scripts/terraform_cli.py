@@ -1,5 +1,8 @@
-"""What every script and test that runs the terraform CLI outside the repo root shares.
+"""How this repository runs the terraform CLI: the one place for its binary, its
+environment and scratch copies of the root module (standard library only: `scripts.tf`
+runs in the deploy jobs before anything is installed).
 
+- `terraform_binary`: the terraform on PATH, or a clear error saying to install it.
 - `terraform_cli_env`: the environment of a terraform subprocess with its own data dir,
   no prompts or upgrade checks, and providers from `TF_PROVIDER_MIRROR` when it is set
   (a filesystem mirror; unset, the normal registry is used).
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +27,26 @@ _NOT_COPIED = (".terraform", ".terraform.lock.hcl", "*.tfstate*")
 LOCK_FILE = ".terraform.lock.hcl"
 # Read by the root module (`yamldecode`): the HTTP API's routes.
 ROOT_MODULE_DOCUMENT = "openapi.yaml"
+MIRROR_VARIABLE = "TF_PROVIDER_MIRROR"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class TerraformNotFound(RuntimeError):
+    """No terraform on PATH."""
+
+
+def terraform_binary() -> str:
+    """The terraform on PATH (every caller fails, never skips, without it)."""
+    path = shutil.which("terraform")
+    if path is None:
+        raise TerraformNotFound(f"terraform is not on PATH: install Terraform {required_version()}")
+    return path
+
+
+def required_version(repo_root: Path = REPO_ROOT) -> str:
+    """The root module's `required_version` constraint (versions.tf), e.g. `>= 1.10`."""
+    found = re.search(r'required_version\s*=\s*"([^"]+)"', (repo_root / "versions.tf").read_text())
+    return found.group(1) if found else "(see versions.tf)"
 
 
 def provider_mirror_config(mirror: str, config_dir: Path) -> Path:
@@ -52,7 +76,7 @@ def terraform_cli_env(
             "CHECKPOINT_DISABLE": "1",
         }
     )
-    mirror = os.environ.get("TF_PROVIDER_MIRROR")
+    mirror = os.environ.get(MIRROR_VARIABLE)
     if mirror:
         env["TF_CLI_CONFIG_FILE"] = str(provider_mirror_config(mirror, config_dir))
     return env
