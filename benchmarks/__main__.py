@@ -5,7 +5,7 @@ pydantic; AWS Lambda Powertools' APIGatewayHttpResolver with Logger, Tracer and 
 FastAPI + Mangum; and the floor (import boto3, create the client, import the model,
 return a constant). Every contender answers the same four API Gateway events: GET /health
 (200), an invalid submit (422), a non-JSON body (400) and a valid submit (202, one
-DynamoDB transaction).
+DynamoDB transaction), and writes one JSON log line per request.
 
 - cold: a fresh interpreter per sample, the clock started before the first import,
   stopped after the first response (a valid submit). Lambda's situation: our code is the
@@ -14,13 +14,19 @@ DynamoDB transaction).
   into a read-only directory, and no bytecode may be written (PYTHONDONTWRITEBYTECODE, as
   Lambda's /var/task is read-only). The peers import the same model from the source
   tree and their frameworks and pydantic from the virtualenv, compiled as pip installs
-  them (the most favourable case for them: a layer or image with bytecode).
-- warm: in one process per contender, after warm-up, ROUNDS x CALLS invocations of each
-  request; the median over rounds of the mean per call. AWS calls are answered in-process
-  after botocore validated, serialised and signed them (benchmarks/fake_aws.py).
+  them (the most favourable case for them: a layer or image with bytecode). Each round
+  starts one interpreter per contender, in an order rotated from round to round.
+- warm: one process per contender, warmed up; then each round times one batch (about
+  --batch-ms of calls) of each request in each contender, the contenders back to back in
+  an order rotated from round to round. AWS calls are answered in-process after botocore
+  validated, serialised and signed them (benchmarks/fake_aws.py).
 
-Absolute times are noise on a shared machine; the ratios, measured in the same run, are
-the result. Targets (issue 11) are checked and printed; `--strict` makes a miss fail.
+This machine is shared and loaded: a load spike between two measurements would skew
+their ratio. So the ratios are paired: ours over a peer in each round (the two measured
+seconds apart, or back to back), and the table shows the median of those per-round
+ratios with their interquartile range; absolute times (medians) are noise here. Targets
+(issue 11) are checked against the median ratio and printed with their margin;
+`--strict` makes a miss fail. dist/bench.json keeps every sample.
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ TARGETS: tuple[tuple[tuple[str, ...], str, float], ...] = (
     (("cold",), "floor", 1.1),
     (("cold",), "fastapi", 0.6),
 )
+# A warm batch is at least this many calls (and about --batch-ms long).
+MIN_BATCH_CALLS = 20
 
 
 def prepare_code_dir(root: Path) -> Path:
@@ -206,35 +214,124 @@ def run_child(args: list[str], env: dict[str, str], work: Path) -> dict[str, Any
     return result
 
 
-def measure(
-    cold_runs: int, rounds: int, calls: int, work: Path, env: dict[str, str]
-) -> dict[str, dict[str, float]]:
-    events = work / "events.json"
-    events.write_text(json.dumps({name: REQUESTS[name][0] for name in ORDER}))
-    expected = {name: status for name, (_, status) in REQUESTS.items()}
-    results: dict[str, dict[str, float]] = {c: {} for c in CONTENDERS}
-    statuses: dict[str, Any] = {}
-    cold: dict[str, list[float]] = {c: [] for c in CONTENDERS}
-    print(f"cold: {cold_runs} fresh interpreters per contender (interleaved) ...", flush=True)
-    for _ in range(cold_runs):
-        for contender in CONTENDERS:
+class WarmChild:
+    """One contender kept warm in its own process, timing batches on command (child.serve)."""
+
+    def __init__(self, contender: str, events: Path, env: dict[str, str], work: Path) -> None:
+        self.contender = contender
+        read_fd, write_fd = os.pipe()
+        self._stderr = (work / f"warm-{contender}.stderr").open("w+", encoding="utf-8")
+        command = [sys.executable, "-m", "benchmarks.child", "serve", contender, str(events)]
+        self._process = subprocess.Popen(
+            [*command, str(write_fd)],
+            env=env if contender == "ours" else peer_env(env),
+            cwd=work,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # the contenders' log lines
+            stderr=self._stderr,
+            pass_fds=(write_fd,),
+            text=True,
+        )
+        os.close(write_fd)
+        self._results = os.fdopen(read_fd, encoding="utf-8")
+        hello = json.loads(self._readline())
+        self.status: dict[str, int] = hello["status"]
+        self.estimate: dict[str, float] = hello["per_call_estimate"]
+
+    def _readline(self) -> str:
+        line = self._results.readline()
+        if not line:
+            self._process.wait(timeout=60)
+            self._stderr.seek(0)
+            raise SystemExit(
+                f"error: warm benchmark child {self.contender} stopped:\n"
+                + self._stderr.read()[-3000:]
+            )
+        return line
+
+    def run(self, request: str, calls: int) -> tuple[float, float]:
+        """Wall and CPU seconds per call of `request` over `calls` invocations."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{request} {calls}\n")
+        self._process.stdin.flush()
+        wall, cpu = self._readline().split()
+        return float(wall), float(cpu)
+
+    def close(self) -> int:
+        """Stop the process; the AWS calls it answered."""
+        assert self._process.stdin is not None
+        self._process.stdin.write("quit\n")
+        self._process.stdin.flush()
+        answered = int(json.loads(self._readline())["aws_calls_answered"])
+        self._process.stdin.close()
+        self._process.wait(timeout=60)
+        self._results.close()
+        self._stderr.close()
+        return answered
+
+
+def _rotated[T](items: tuple[T, ...], by: int) -> tuple[T, ...]:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """Median and quartiles of samples (the spread printed with every ratio)."""
+    if len(values) < 2:
+        return {"median": values[0], "p25": values[0], "p75": values[0]}
+    p25, median, p75 = statistics.quantiles(values, n=4, method="inclusive")
+    return {"median": median, "p25": p25, "p75": p75}
+
+
+def measure_cold(runs: int, events: Path, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`runs` rounds, each one fresh interpreter per contender in a rotated order."""
+    samples: dict[str, list[float]] = {c: [] for c in CONTENDERS}
+    print(f"cold: {runs} rounds of one fresh interpreter per contender ...", flush=True)
+    for round_ in range(runs):
+        for contender in _rotated(CONTENDERS, round_):
             result = run_child(["cold", contender, str(events)], env, work)
             if contender != "floor" and result["status"] != 202:
                 raise SystemExit(f"error: {contender} answered {result['status']} to the submit")
-            cold[contender].append(result["seconds"])
-    for contender in CONTENDERS:
-        results[contender]["cold"] = statistics.median(cold[contender])
-    print(f"warm: {rounds} x {calls} calls per request per contender ...", flush=True)
-    for contender in CONTENDERS:
-        if contender == "floor":
-            continue
-        result = run_child(["warm", contender, str(events), str(rounds), str(calls)], env, work)
-        statuses[contender] = result["status"]
-        if contender == "ours" and result["status"] != expected:
-            raise SystemExit(f"error: our handler answered {result['status']}, not {expected}")
-        results[contender].update(result["seconds"])
-    results["_statuses"] = statuses  # type: ignore[assignment]
-    return results
+            samples[contender].append(result["seconds"])
+    return samples
+
+
+def measure_warm(
+    rounds: int, batch_seconds: float, events: Path, work: Path, env: dict[str, str]
+) -> dict[str, Any]:
+    """One warm process per contender; each round times one batch of each request per
+    contender, back to back in a rotated order, so a load spike hits them alike."""
+    contenders = tuple(c for c in CONTENDERS if c != "floor")
+    expected = {name: status for name, (_, status) in REQUESTS.items()}
+    children: dict[str, WarmChild] = {}
+    try:
+        for contender in contenders:  # one at a time: their warm-ups do not overlap
+            children[contender] = WarmChild(contender, events, env, work)
+        if children["ours"].status != expected:
+            raise SystemExit(f"error: ours answered {children['ours'].status}, not {expected}")
+        calls = {
+            c: {q: max(MIN_BATCH_CALLS, round(batch_seconds / child.estimate[q])) for q in ORDER}
+            for c, child in children.items()
+        }
+        print(
+            f"warm: {rounds} rounds of a ~{batch_seconds * 1000:.0f} ms batch per request per "
+            "contender (interleaved) ...",
+            flush=True,
+        )
+        wall: dict[str, dict[str, list[float]]] = {c: {q: [] for q in ORDER} for c in contenders}
+        cpu: dict[str, dict[str, list[float]]] = {c: {q: [] for q in ORDER} for c in contenders}
+        for round_ in range(rounds):
+            for shift, request in enumerate(ORDER):
+                for contender in _rotated(contenders, round_ + shift):
+                    w, c = children[contender].run(request, calls[contender][request])
+                    wall[contender][request].append(w)
+                    cpu[contender][request].append(c)
+        statuses = {c: child.status for c, child in children.items()}
+        answered = {c: children.pop(c).close() for c in contenders}
+    finally:
+        for child in children.values():
+            child._process.kill()
+    return {"wall": wall, "cpu": cpu, "calls": calls, "statuses": statuses, "answered": answered}
 
 
 def measure_tracers(runs: int, work: Path, env: dict[str, str]) -> dict[str, float]:
@@ -244,8 +341,8 @@ def measure_tracers(runs: int, work: Path, env: dict[str, str]) -> dict[str, flo
     samples: dict[str, list[float]] = {name: [] for name in TRACERS}
     events = work / "events.json"
     print(f"tracing libraries: {runs} fresh interpreters each ...", flush=True)
-    for _ in range(runs):
-        for name in TRACERS:
+    for round_ in range(runs):
+        for name in _rotated(tuple(TRACERS), round_):
             samples[name].append(run_child(["tracer", name, str(events)], env, work)["seconds"])
     return {name: statistics.median(values) for name, values in samples.items()}
 
@@ -262,37 +359,67 @@ def _fmt(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds >= 0.001 else f"{seconds * 1e6:.0f} us"
 
 
-def ratios(results: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    ours = results["ours"]
+def ratios(samples: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Ours over each peer, per column: the ratio in each round (the two measured back to
+    back), summarised over the rounds."""
+    ours = samples["ours"]
     return {
-        peer: {col: ours[col] / results[peer][col] for col in COLUMNS if col in results[peer]}
+        peer: {
+            col: summary([a / b for a, b in zip(ours[col], samples[peer][col], strict=True)])
+            for col in COLUMNS
+            if col in samples[peer]
+        }
         for peer in CONTENDERS
         if peer != "ours"
     }
 
 
-def check_targets(rel: dict[str, dict[str, float]]) -> list[tuple[str, bool]]:
+def _fmt_ratio(ratio: dict[str, float]) -> str:
+    return f"{ratio['median']:.2f}x ({ratio['p25']:.2f}-{ratio['p75']:.2f})"
+
+
+def check_targets(rel: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """Each target: met when the median ratio is within it; `margin` = limit / median, and
+    `upper_quartile_met` whether three rounds in four were within it too."""
     checks = []
     for columns, peer, limit in TARGETS:
         for column in columns:
-            value = rel[peer][column]
-            text = f"{COLUMN_TITLES[column]} vs {PEER_LABELS[peer]}: {value:.2f}x <= {limit}x"
-            checks.append((text, value <= limit))
+            ratio = rel[peer][column]
+            checks.append(
+                {
+                    "target": f"{COLUMN_TITLES[column]} vs {PEER_LABELS[peer]}: <= {limit}x",
+                    "ratio": ratio,
+                    "limit": limit,
+                    "met": ratio["median"] <= limit,
+                    "upper_quartile_met": ratio["p75"] <= limit,
+                    "margin": limit / ratio["median"],
+                }
+            )
     return checks
 
 
-def render(results: dict[str, dict[str, float]], rel: dict[str, dict[str, float]]) -> str:
+def render(
+    samples: dict[str, dict[str, list[float]]],
+    rel: dict[str, dict[str, dict[str, float]]],
+    statuses: dict[str, dict[str, int]],
+) -> str:
     head = "| api handler | " + " | ".join(COLUMN_TITLES[c] for c in COLUMNS) + " |"
     lines = [head, "|---" * (len(COLUMNS) + 1) + "|"]
     labels = {"ours": "ours (jobs_platform)", **PEER_LABELS}
     for contender in CONTENDERS:
-        cells = [_fmt(results[contender][c]) if c in results[contender] else "" for c in COLUMNS]
+        cells = [
+            _fmt(statistics.median(samples[contender][c])) if c in samples[contender] else ""
+            for c in COLUMNS
+        ]
         lines.append(f"| {labels[contender]} | " + " | ".join(cells) + " |")
     for peer in CONTENDERS[1:]:
-        cells = [f"{rel[peer][c]:.2f}x" if c in rel[peer] else "" for c in COLUMNS]
+        cells = [_fmt_ratio(rel[peer][c]) if c in rel[peer] else "" for c in COLUMNS]
         lines.append(f"| ours vs {PEER_LABELS[peer]} | " + " | ".join(cells) + " |")
-    statuses = results.get("_statuses", {})
     lines.append("")
+    lines.append(
+        "times: medians over the rounds; ratios: median of the per-round ratios "
+        "(interquartile range)"
+    )
     lines.append(
         "statuses answered (health, invalid, non_json, submit): "
         + "; ".join(f"{c} {list(s.values())}" for c, s in statuses.items())
@@ -300,59 +427,99 @@ def render(results: dict[str, dict[str, float]], rel: dict[str, dict[str, float]
     return "\n".join(lines)
 
 
+def _load_average() -> list[float]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold-runs", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--cold-runs", type=int, default=30, help="cold rounds (default 30)")
+    parser.add_argument("--rounds", type=int, default=40, help="warm rounds (default 40)")
+    parser.add_argument(
+        "--batch-ms", type=float, default=50.0, help="warm batch length (default 50 ms)"
+    )
+    parser.add_argument("--tracer-runs", type=int, default=15)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist" / "bench.json")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     sink = UdpSink()
+    load_before = _load_average()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         try:
             code = prepare_code_dir(work)
             shipped_pycache = _pycache_dirs(code)
             env = child_env(code, sink.address)
+            events = work / "events.json"
+            events.write_text(json.dumps({name: REQUESTS[name][0] for name in ORDER}))
             started = time.monotonic()
-            results = measure(args.cold_runs, args.rounds, args.calls, work, env)
-            tracers = measure_tracers(args.cold_runs, work, env)
+            warm = measure_warm(args.rounds, args.batch_ms / 1000, events, work, env)
+            cold = measure_cold(args.cold_runs, events, work, env)
+            tracers = measure_tracers(args.tracer_runs, work, env)
             if _pycache_dirs(code) != shipped_pycache:
                 raise SystemExit("error: bytecode was written into the read-only code directory")
         finally:
             for path in work.rglob("*"):
                 path.chmod(0o755 if path.is_dir() else 0o644)
             sink.close()
-    rel = ratios(results)
+    if warm["answered"]["ours"] < 1:
+        raise SystemExit("error: our handler's submits never reached (in-process) DynamoDB")
+    samples: dict[str, dict[str, list[float]]] = {
+        c: {"cold": cold[c], **warm["wall"].get(c, {})} for c in CONTENDERS
+    }
+    cpu = {c: {"cold": cold[c], **warm["cpu"].get(c, {})} for c in CONTENDERS}
+    rel = ratios(samples)
     checks = check_targets(rel)
+    elapsed = time.monotonic() - started
+    load_after = _load_average()
     print()
-    print(render(results, rel))
+    print(render(samples, rel, warm["statuses"]))
     print()
     print(render_tracers(tracers))
     print()
-    for text, ok in checks:
-        print(f"  [{'met' if ok else 'MISSED'}] {text}")
-    print(f"\n{time.monotonic() - started:.0f} s; X-Ray datagrams received: {sink.datagrams}")
+    for check in checks:
+        mark = "met" if check["met"] else "MISSED"
+        if check["met"] and not check["upper_quartile_met"]:
+            mark = "met, not in 1 round of 4"
+        print(
+            f"  [{mark}] {check['target']}: {_fmt_ratio(check['ratio'])}, "
+            f"margin {check['margin']:.2f}"
+        )
+    print(
+        f"\n{elapsed:.0f} s; load average {load_before} before, {load_after} after; "
+        f"X-Ray datagrams received: {sink.datagrams}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "method": {
-            "cold_runs": args.cold_runs,
+            "cold_rounds": args.cold_runs,
             "warm_rounds": args.rounds,
-            "warm_calls_per_round": args.calls,
+            "warm_batch_seconds": args.batch_ms / 1000,
+            "warm_calls_per_batch": warm["calls"],
+            "tracer_runs": args.tracer_runs,
             "machine": platform.machine(),
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "seconds": round(elapsed, 1),
         },
-        "seconds": {c: results[c] for c in CONTENDERS},
-        "statuses": results.get("_statuses", {}),
+        "median_seconds": {
+            c: {col: statistics.median(v) for col, v in cols.items()} for c, cols in samples.items()
+        },
         "ours_over_peer": rel,
+        "ours_over_peer_cpu": ratios(cpu),
+        "samples_seconds": samples,
+        "statuses": warm["statuses"],
         "tracing_cold_seconds": tracers,
-        "targets": [{"target": text, "met": ok} for text, ok in checks],
+        "targets": checks,
     }
     args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"wrote {args.out}")
-    return 1 if args.strict and not all(ok for _, ok in checks) else 0
+    return 1 if args.strict and not all(check["met"] for check in checks) else 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
-"""One benchmark process: `python -m benchmarks.child <mode> <contender> <events.json> <out.json>`.
+"""One benchmark process: `python -m benchmarks.child <mode> <contender> <events.json> ...`.
 
-- cold: the clock starts before the first import; import the contender (AWS answered
-  in-process), answer the valid submit, stop the clock. One cold start per process.
-- warm: import, check every request's status, warm up, then ROUNDS x CALLS invocations of
-  each request; the per-call median over rounds.
-- check: import and answer each request once; print the statuses (tests use it).
-- tracer: import boto3, create a client and set up one tracing library (TRACERS).
+- cold `<out.json>`: the clock starts before the first import; import the contender (AWS
+  answered in-process), answer the valid submit, stop the clock. One cold start per
+  process.
+- serve `<result fd>`: import, answer each request once (its status), warm up, then obey
+  the harness on stdin, one command per line: `<request> <calls>` runs that many
+  invocations of the request and answers `<wall seconds> <cpu seconds>` (per call) on
+  the result fd; `quit` answers the AWS calls answered and exits. The harness keeps one
+  such process per contender and interleaves their batches (benchmarks/__main__.py).
+- check `<out.json>`: import and answer each request once; the statuses (tests use it).
+- tracer `<out.json>`: import boto3, create a client and set up one tracing library.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ T0 = time.perf_counter()  # before anything of the contender is imported
 
 import importlib  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -27,7 +31,9 @@ CONTENDERS = {
     "powertools": "benchmarks.peers.powertools_app",
     "fastapi": "benchmarks.peers.fastapi_app",
 }
-WARMUP_CALLS = 200
+# Warm-up per request before any timed call: at least this many calls and this long.
+WARMUP_CALLS = 300
+WARMUP_SECONDS = 0.2
 
 # Tracing candidates: what each adds to a cold start after boto3 and its client.
 TRACERS = {
@@ -60,10 +66,53 @@ def _handler(contender: str) -> Any:
     return importlib.import_module(CONTENDERS[contender]).handler
 
 
+def _answered() -> int:
+    from benchmarks import fake_aws  # noqa: PLC0415
+
+    return len(fake_aws.ANSWERED)
+
+
+def _timed(
+    handler: Any, event: dict[str, Any], context: Context, calls: int
+) -> tuple[float, float]:
+    """Wall and CPU seconds per call over `calls` invocations."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        handler(event, context)
+    return (time.perf_counter() - wall) / calls, (time.process_time() - cpu) / calls
+
+
+def serve(contender: str, events: dict[str, dict[str, Any]], result_fd: int) -> int:
+    context = Context()
+    handler = _handler(contender)
+    status = {name: handler(event, context)["statusCode"] for name, event in events.items()}
+    estimate = {}
+    for name, event in events.items():
+        calls, started = 0, time.perf_counter()
+        while calls < WARMUP_CALLS or time.perf_counter() - started < WARMUP_SECONDS:
+            handler(event, context)
+            calls += 1
+        estimate[name] = (time.perf_counter() - started) / calls
+    with os.fdopen(result_fd, "w", buffering=1, encoding="utf-8") as results:
+        results.write(json.dumps({"status": status, "per_call_estimate": estimate}) + "\n")
+        for line in sys.stdin:
+            command = line.split()
+            if command == ["quit"]:
+                results.write(json.dumps({"aws_calls_answered": _answered()}) + "\n")
+                break
+            name, calls = command[0], int(command[1])
+            wall, cpu = _timed(handler, events[name], context, calls)
+            results.write(f"{wall!r} {cpu!r}\n")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    mode, contender, events_path, out_path = argv[:4]
+    mode, contender, events_path = argv[:3]
     with open(events_path, encoding="utf-8") as handle:
         events: dict[str, dict[str, Any]] = json.load(handle)
+    if mode == "serve":
+        return serve(contender, events, int(argv[3]))
+    out_path = argv[3]
     context = Context()
     result: dict[str, Any] = {"contender": contender, "mode": mode}
     if mode == "tracer":
@@ -73,33 +122,17 @@ def main(argv: list[str]) -> int:
         exec(TRACERS[contender], {"client": client})  # noqa: S102 - fixed snippets above
         result["seconds"] = time.perf_counter() - T0
     elif mode == "cold":
-        start = T0
         handler = _handler(contender)
         response = handler(events["submit"], context)
-        result["seconds"] = time.perf_counter() - start
+        result["seconds"] = time.perf_counter() - T0
         result["status"] = response["statusCode"]
-    else:
-        rounds, calls = (int(v) for v in argv[4:6]) if len(argv) > 4 else (5, 2000)
+    else:  # check
         handler = _handler(contender)
         result["status"] = {
             name: handler(event, context)["statusCode"] for name, event in events.items()
         }
-        if mode == "warm":
-            result["seconds"] = {}
-            for name, event in events.items():
-                for _ in range(WARMUP_CALLS):
-                    handler(event, context)
-                per_call = []
-                for _ in range(rounds):
-                    started = time.perf_counter()
-                    for _ in range(calls):
-                        handler(event, context)
-                    per_call.append((time.perf_counter() - started) / calls)
-                result["seconds"][name] = statistics.median(per_call)
     if mode != "tracer":
-        from benchmarks import fake_aws  # noqa: PLC0415
-
-        result["aws_calls_answered"] = len(fake_aws.ANSWERED)
+        result["aws_calls_answered"] = _answered()
     with open(out_path, "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     return 0

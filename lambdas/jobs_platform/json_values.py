@@ -14,11 +14,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from decimal import Decimal
 from typing import Any
+
+from jobs_platform.json_encoding import compact_encoder
 
 MAX_NESTING = 16
 MAX_SIGNIFICANT_DIGITS = 38
@@ -136,20 +137,24 @@ def dumps(value: Any, *, canonical: bool = False, ascii_only: bool = False) -> s
     `ascii_only`: non-ASCII characters (lone surrogates too) as JSON escapes."""
     if canonical:
         value = _ints_as_decimals(value)
-    text = _ENCODERS[(canonical, ascii_only)](value)
-    return _MARKED.sub(lambda match: match.group(1), text)
+    text = _ENCODERS[canonical, ascii_only](value)
+    if _MARK in text:  # some Decimal was written as a marked string
+        text = _MARKED.sub(_digits, text)
+    return text
 
 
-# One encoder per variant, built once: json.dumps with options builds a new one per call
-# (a measurable part of a warm request: `make bench`).
+def _digits(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
+# One encoder per variant, built once (json_encoding: a measurable part of a warm request).
 _ENCODERS = {
-    (canonical, ascii_only): json.JSONEncoder(
-        default=_canonical if canonical else _exact,
-        separators=(",", ":"),
+    (canonical, ascii_only): compact_encoder(
+        _canonical if canonical else _exact,
         ensure_ascii=ascii_only,
         sort_keys=canonical,
         allow_nan=False,
-    ).encode
+    )
     for canonical in (False, True)
     for ascii_only in (False, True)
 }

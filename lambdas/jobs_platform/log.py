@@ -14,20 +14,23 @@ warm request's cost: `make bench`). The timestamp's seconds are formatted once a
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from contextvars import ContextVar
 from typing import Any
 
+from jobs_platform.json_encoding import compact_encoder
+
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
-_CONTEXT_FIELDS = ("request_id", "trace_id", "tenant_id", "job_id")
+_CONTEXT_FIELDS = frozenset(("request_id", "trace_id", "tenant_id", "job_id"))
 
 # One function and one invocation at a time per execution environment.
 _process: dict[str, Any] = {"function": "unknown", "threshold": LEVELS["INFO"], "invocations": 0}
 _invocation: dict[str, Any] = {"function": "unknown"}
 _context: ContextVar[dict[str, str]] = ContextVar("log_context")
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_NO_CONTEXT: dict[str, str] = {}
+_encode = compact_encoder(str)
+_MILLISECONDS = tuple(f"{n:03d}Z" for n in range(1000))
 _second: list[Any] = [-1, ""]
 
 
@@ -37,7 +40,8 @@ def _timestamp(now: float) -> str:
     if second != _second[0]:
         _second[0] = second
         _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-    return f"{_second[1]}{int((now - second) * 1000):03d}Z"
+    prefix: str = _second[1]
+    return prefix + _MILLISECONDS[int((now - second) * 1000)]
 
 
 def setup(function: str, level: str = "INFO") -> None:
@@ -74,8 +78,11 @@ def bind(**fields: str | None) -> None:
     _context.set(current)
 
 
-def clear() -> None:
-    _context.set({})
+def clear(**fields: str | None) -> None:
+    """Forget every bound field, then bind `fields` (as `bind`): the start of a request."""
+    if not fields.keys() <= _CONTEXT_FIELDS:
+        raise ValueError(f"unknown log context field: {sorted(fields.keys() - _CONTEXT_FIELDS)}")
+    _context.set({name: value for name, value in fields.items() if value is not None})
 
 
 def enabled(level: str) -> bool:
@@ -91,10 +98,14 @@ def _emit(
 ) -> None:
     if not always and LEVELS[level] < _process["threshold"]:
         return
-    entry = {"timestamp": _timestamp(time.time()), "level": level, "message": message}
-    entry.update(_invocation)
-    entry.update(_context.get({}))
-    entry.update(fields)
+    entry = {
+        "timestamp": _timestamp(time.time()),
+        "level": level,
+        "message": message,
+        **_invocation,
+        **_context.get(_NO_CONTEXT),
+        **fields,
+    }
     if with_exception:
         import traceback  # noqa: PLC0415 - only when an exception is logged
 

@@ -51,3 +51,29 @@ def test_our_cold_start_runs_the_shipped_zip_without_writing_bytecode(
     assert bench._pycache_dirs(code) == before
     assert (code / "jobs_platform" / "__pycache__").is_dir()  # shipped by make package
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+def test_warm_rounds_pair_every_contender_on_every_request(
+    harness: tuple[Path, dict[str, str], Path],
+) -> None:
+    """The warm measurement's rounds: one batch per request per contender in each round
+    (so the per-round ratios pair samples taken back to back), every submit reaching
+    (in-process) DynamoDB."""
+    work, env, events = harness
+    warm = bench.measure_warm(2, 0.001, events, work, env)
+    contenders = [c for c in bench.CONTENDERS if c != "floor"]
+    assert set(warm["wall"]) == set(contenders)
+    for contender in contenders:
+        for request in ORDER:
+            assert len(warm["wall"][contender][request]) == 2
+            assert all(seconds > 0 for seconds in warm["wall"][contender][request])
+            assert warm["calls"][contender][request] >= bench.MIN_BATCH_CALLS
+        # warm-up + 2 batches of submits: every one a transaction answered in-process
+        assert warm["answered"][contender] >= 1
+    assert warm["statuses"]["ours"] == {name: status for name, (_, status) in REQUESTS.items()}
+
+
+def test_rotation_puts_each_contender_in_each_position() -> None:
+    rounds = [bench._rotated(bench.CONTENDERS, r) for r in range(len(bench.CONTENDERS))]
+    for position in range(len(bench.CONTENDERS)):
+        assert {order[position] for order in rounds} == set(bench.CONTENDERS)

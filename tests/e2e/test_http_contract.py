@@ -75,6 +75,19 @@ def test_submit_bad_json_is_400(stack: Stack) -> None:
     assert_problem(response, 400)
 
 
+def test_submit_with_a_key_twice_is_400_duplicate_json_key(stack: Stack) -> None:
+    # Last-wins would submit a "fail" job here, first-wins an "echo": neither is run.
+    for body in (
+        b'{"type": "echo", "payload": {}, "type": "fail"}',
+        b'{"type": "echo", "payload": {"a": 1, "b": {"c": 1, "c": 2}}}',
+    ):
+        response = requests.post(
+            stack.url("/v1/jobs"), data=body, headers=stack.headers(), timeout=10
+        )
+        problem = assert_problem(response, 400)
+        assert problem["type"] == "tag:jobs-platform,2025:problems/duplicate-json-key", problem
+
+
 def test_submit_not_json_is_415(stack: Stack) -> None:
     response = requests.post(
         stack.url("/v1/jobs"),

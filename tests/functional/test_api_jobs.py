@@ -207,6 +207,20 @@ def test_submit_job_bad_json_returns_400(api: ModuleType) -> None:
     assert_problem(response, 400, "invalid-json")
 
 
+def test_submit_job_with_a_key_twice_returns_400_and_writes_nothing(api: ModuleType) -> None:
+    response = call(
+        api,
+        "POST",
+        "/v1/jobs",
+        body='{"type": "echo", "payload": {}, "type": "fail"}',
+        headers={"content-type": "application/json"},
+    )
+
+    problem = assert_problem(response, 400, "duplicate-json-key")
+    assert '"type"' in problem["detail"]
+    assert body_of(call(api, "GET", "/v1/jobs"))["items"] == []
+
+
 def test_submit_job_nan_is_not_json_returns_400(api: ModuleType) -> None:
     response = call(
         api,

@@ -26,6 +26,7 @@ def all_subclasses(klass: type) -> set[type]:
     [
         (errors.BadRequest("x"), 400, "bad-request"),
         (errors.InvalidJson("x"), 400, "invalid-json"),
+        (errors.DuplicateJsonKey("x"), 400, "duplicate-json-key"),
         (errors.InvalidCursor("x"), 400, "invalid-cursor"),
         (errors.Unauthenticated("x"), 401, "unauthenticated"),
         (errors.JobNotFound("x"), 404, "not-found"),

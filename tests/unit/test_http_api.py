@@ -6,17 +6,22 @@ from decimal import Decimal
 import pytest
 
 from jobs_platform.errors import (
+    DuplicateJsonKey,
+    FieldError,
     InvalidJson,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    internal_problem,
     problem_for,
 )
 from jobs_platform.http_api import (
     MAX_BODY_BYTES,
     Request,
     decode_event,
+    dumps,
     json_pointer,
+    problem_json,
     problem_response,
     response,
 )
@@ -96,6 +101,50 @@ def test_invalid_json_is_400(body: bytes) -> None:
         body = b"[" * MAX_BODY_BYTES
     with pytest.raises(InvalidJson):
         json_request(body).json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"type": "echo", "payload": {}, "type": "fail"}',
+        b'{"type": "echo", "payload": {"a": {"b": [{"c": 1, "c": 1}]}}}',
+        b'[{"k": 1, "\\u006b": 2}]',  # the same key, one of them escaped
+    ],
+)
+def test_a_key_twice_in_one_object_at_any_depth_is_400(body: bytes) -> None:
+    with pytest.raises(DuplicateJsonKey, match="repeats the key"):
+        json_request(body).json()
+
+
+def test_the_same_key_in_different_objects_is_fine() -> None:
+    body = b'{"a": {"k": 1}, "b": {"k": 2}, "k": [{"k": 3}, {"k": 4}]}'
+    assert json_request(body).json() == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "position"),
+    [(b"", 0), (b"  ", 2), (b'  {"a": 1}  x', 12), (b'{"a" 1}', 5), (b"[1,]", 3)],
+)
+def test_json_syntax_errors_say_where_as_json_does(body: bytes, position: int) -> None:
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(body)
+    assert expected.value.pos == position
+    with pytest.raises(InvalidJson, match=f"{expected.value.msg} at position {position}\\."):
+        json_request(body).json()
+
+
+def test_problem_json_is_the_problem_as_json() -> None:
+    problems = [
+        problem_for(InvalidJson("not JSON")),
+        problem_for(ValidationFailed("bad", errors=[FieldError("no", pointer="/a~1\u00e9")])),
+        problem_for(ValidationFailed("lone \ud800", errors=[FieldError("x", pointer="/\udc00")])),
+        internal_problem(),
+    ]
+    for problem in problems:
+        text = problem_json(problem)
+        text.encode("utf-8")  # sendable, lone surrogates escaped
+        assert json.loads(text) == problem.to_dict()
+        assert text == dumps(problem.to_dict())
 
 
 def test_fractions_parse_as_decimal() -> None:

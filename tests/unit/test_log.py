@@ -69,3 +69,41 @@ def test_every_line_carries_the_lambda_request_id_and_the_cold_start_flag(
 def test_timestamps_are_rfc3339_utc_with_milliseconds() -> None:
     assert log._timestamp(1_700_000_000.0456) == "2023-11-14T22:13:20.045Z"
     assert log._timestamp(1_700_000_001.9999) == "2023-11-14T22:13:21.999Z"
+
+
+def test_a_field_named_like_a_bound_one_replaces_it(capsys: pytest.CaptureFixture[str]) -> None:
+    log.setup("api", "INFO")
+    log.start_invocation(_Context())
+    log.clear(request_id="r1", tenant_id="t1")
+    log.info("override", tenant_id="t2", function="other", route="GET /health")
+    log.info("plain", route="GET /health")
+    log.info("no fields")
+    log.clear()
+
+    out = capsys.readouterr().out.splitlines()
+    override, plain, bare = (json.loads(line) for line in out)
+    assert (override["tenant_id"], override["function"], override["request_id"]) == (
+        "t2",
+        "other",
+        "r1",
+    )
+    assert list(override) == list(plain)  # the same fields in the same order
+    assert (plain["tenant_id"], plain["function"], plain["route"]) == ("t1", "api", "GET /health")
+    assert bare["message"] == "no fields" and "route" not in bare
+    assert all(line.count('"tenant_id"') == 1 for line in out)
+
+
+def test_clear_binds_the_request_fields_and_rejects_unknown_ones() -> None:
+    with pytest.raises(ValueError, match="api_key"):
+        log.clear(request_id="r1", api_key="jp_secret")
+
+
+def test_messages_and_fields_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    log.setup("api", "INFO")
+    log.clear(request_id='r"1')
+    log.info('quote " and \\ and \n newline', path="/v1/\u00e9")
+    log.clear()
+
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["message"] == 'quote " and \\ and \n newline'
+    assert (entry["request_id"], entry["path"]) == ('r"1', "/v1/\u00e9")
