@@ -16,6 +16,10 @@ queue_visibility_timeout_seconds = 18
 max_receive_count                = 3
 worker_batch_size                = 10
 pipe_batch_size                  = 10
+# A failing outbox delivery reaches the DLQ within seconds (AWS: after 185 retries).
+pipe_maximum_retry_attempts = 10
+# The DLQ bookkeeping's schedule (the local stack runs it every few seconds anyway).
+dlq_bookkeeping_interval_minutes = 1
 
 # No caching, so a revoked key is refused at once.
 authorizer_result_ttl_seconds = 0

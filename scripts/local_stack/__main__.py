@@ -4,8 +4,9 @@
 2. applies the root module with `environments/local.tfvars` and the packaged artifacts;
 3. reads back what Terraform declared (routes, integrations, authorizer, stage
    throttling, the pipe, the queue -> function mapping, each function's handler,
-   environment, timeout) and runs it: HTTP on 127.0.0.1, up to `--concurrency` execution
-   environments per function, the stream -> pipe -> queue -> worker path;
+   environment, timeout, the schedules) and runs it: HTTP on 127.0.0.1, up to
+   `--concurrency` execution environments per function, the stream -> pipe -> queue ->
+   worker path, each schedule's function (every `--schedule-period` seconds);
 4. mints a local API key, prints the base URL and key, writes `<state>/stack.json`;
 5. serves until SIGINT/SIGTERM, then stops every process it started.
 
@@ -34,7 +35,7 @@ import boto3
 from scripts.api_keys import create_api_key
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.local_stack.gateway import ApiConfig, Gateway, serve
-from scripts.local_stack.pollers import PipePoller, QueuePoller
+from scripts.local_stack.pollers import PipePoller, QueuePoller, ScheduleRunner
 from scripts.local_stack.runtime import (
     SOURCE_ROOT,
     FunctionPool,
@@ -50,6 +51,9 @@ OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
 # Execution environments per function (Lambda scales a function out to its reserved
 # concurrency, or the account's; the local stack stops at this, and queues beyond it).
 DEFAULT_CONCURRENCY = 8
+# Every schedule fires this often locally (a deployed one at its own rate, minutes apart),
+# so that what it does shows within seconds. 0: at the declared rate.
+DEFAULT_SCHEDULE_PERIOD_SECONDS = 5.0
 
 
 def terraform_inputs(repo_root: Path = REPO_ROOT) -> list[Path]:
@@ -111,8 +115,10 @@ class LocalStack:
         artifacts: Path,
         concurrency: int = DEFAULT_CONCURRENCY,
         source_dir: Path = SOURCE_ROOT,
+        schedule_period: float = DEFAULT_SCHEDULE_PERIOD_SECONDS,
     ) -> None:
         self.state_dir = state_dir
+        self.schedule_period = schedule_period
         self.port = port
         self.artifacts = artifacts
         self.concurrency = concurrency
@@ -193,6 +199,7 @@ class LocalStack:
                 self.outputs["pipe_name"],
                 log_gateway,
                 record=self.call_recorder(f"pipe:{self.outputs['pipe_name']}"),
+                fault_file=self.state_dir / "faults" / "pipe-target",
             )
         )
         # Every queue -> function mapping of this stack's functions (moto ignores the
@@ -218,11 +225,35 @@ class LocalStack:
                                 lambda_client=self._client("lambda"),
                             )
                         )
+        self.pollers += self._schedules(functions, log_gateway)
         for poller in self.pollers:
             poller.start()
         routes = ", ".join(sorted(r.route_key for r in config.routes))
         log(f"routes: {routes}")
         log(f"pollers: {', '.join(p.name for p in self.pollers)}")
+
+    def _schedules(self, functions: set[str], log_gateway: Any) -> list[ScheduleRunner]:
+        """A runner for every EventBridge Scheduler schedule targeting this stack's
+        functions (each recorded as `schedule:<name>`, the principal of its role)."""
+        scheduler = self._client("scheduler")
+        runners = []
+        for page in scheduler.get_paginator("list_schedules").paginate():
+            for summary in page["Schedules"]:
+                schedule = scheduler.get_schedule(
+                    Name=summary["Name"], GroupName=summary.get("GroupName", "default")
+                )
+                if schedule["Target"]["Arn"].rsplit(":", 1)[1] not in functions:
+                    continue
+                runners.append(
+                    ScheduleRunner(
+                        schedule,
+                        self.invoke,
+                        log_gateway,
+                        record=self.call_recorder(f"schedule:{schedule['Name']}"),
+                        period=self.schedule_period or None,
+                    )
+                )
+        return runners
 
     def call_log(self, principal: str) -> Path:
         """Where the AWS calls made with a principal's role are recorded (the IAM audit)."""
@@ -367,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
         f"default $LOCAL_CONCURRENCY or {DEFAULT_CONCURRENCY}",
     )
     parser.add_argument(
+        "--schedule-period",
+        type=float,
+        default=float(os.environ.get("LOCAL_SCHEDULE_PERIOD", DEFAULT_SCHEDULE_PERIOD_SECONDS)),
+        help="seconds between runs of every scheduled function (0: the schedule's own rate); "
+        f"default $LOCAL_SCHEDULE_PERIOD or {DEFAULT_SCHEDULE_PERIOD_SECONDS:g}",
+    )
+    parser.add_argument(
         "--source-dir",
         type=Path,
         default=SOURCE_ROOT,
@@ -375,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.schedule_period < 0:
+        parser.error("--schedule-period must not be negative")
     if not args.artifacts.exists():
         print(f"error: {args.artifacts} is missing: run 'make package' first", file=sys.stderr)
         return 2
@@ -387,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         args.artifacts.resolve(),
         concurrency=args.concurrency,
         source_dir=args.source_dir.resolve(),
+        schedule_period=args.schedule_period,
     )
     stopping = threading.Event()
 

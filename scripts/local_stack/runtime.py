@@ -49,6 +49,10 @@ _READY = {"ready": True}
 def resource_arn(service: str, params: dict[str, Any], region: str) -> str:
     """The ARN an API call acts on, as IAM evaluates it (for the services we call)."""
     account = "123456789012"
+    if service == "dynamodb" and "StreamArn" in params:  # DynamoDB Streams
+        return str(params["StreamArn"])
+    if service == "dynamodb" and "ShardIterator" in params:  # an iterator starts with its ARN
+        return str(params["ShardIterator"]).split("|", 1)[0]
     if service == "dynamodb" and "TableName" in params:
         arn = f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
         return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn

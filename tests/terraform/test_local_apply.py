@@ -258,7 +258,7 @@ def test_alarms_notify_the_kms_encrypted_topic_and_the_dashboard_exists(
     expected = {
         *(
             f"{prefix}-{f}-{m}"
-            for f in ("api", "authorizer", "worker")
+            for f in ("api", "authorizer", "worker", "bookkeeper")
             for m in ("errors", "throttles", "duration-p99")
         ),
         f"{prefix}-jobs-age-of-oldest-message",
