@@ -95,6 +95,10 @@ class StoppableThread(threading.Thread):
 
 
 class PipePoller(StoppableThread):
+    # While this file exists, sends to the target fail (fault injection, see above).
+    fault_file: Path | None = None
+    shard_id = ""  # the shard of the batch being delivered (named by its failure record)
+
     def __init__(
         self,
         pipes: Any,
@@ -106,9 +110,7 @@ class PipePoller(StoppableThread):
         fault_file: Path | None = None,
     ) -> None:
         super().__init__(name=f"pipe:{pipe_name}", record=record)
-        # While this file exists, sends to the target fail (fault injection, see above).
         self.fault_file = fault_file
-        self.shard_id = ""  # the shard of the batch being delivered (its failure record)
         pipe = pipes.describe_pipe(Name=pipe_name)
         self.log = log
         self.streams, self.sqs = streams, sqs
