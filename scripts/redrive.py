@@ -121,11 +121,14 @@ def receive_all(
             found.setdefault(message["MessageId"], message)
         if batch:
             continue
-        invisible = sqs.get_queue_attributes(
-            QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
-        held_by_others = int(invisible) - len(found)
-        if held_by_others <= 0 or time.monotonic() > deadline:
+        # Counted after the empty answer, visible ones too: a message another reader
+        # made visible again in between is still to be received, not missed.
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=dlq_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        in_queue = sum(int(attributes[name]) for name in attributes)
+        if in_queue <= len(found) or time.monotonic() > deadline:
             break
         time.sleep(1)
     return list(found.values())

@@ -363,9 +363,14 @@ class QueuePoller(StoppableThread):
             return
         self.state_checked = time.monotonic()
         mapping = self.lambda_client.get_event_source_mapping(UUID=self.uuid)
-        self.enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
+        enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
+        if enabled != self.enabled:
+            # Said once per poller, after its last batch: what a test waits on.
+            self.log(f"esm {self.uuid} {'enabled' if enabled else 'disabled'}")
+        self.enabled = enabled
 
     def run(self) -> None:
+        self.log(f"esm {self.uuid} polling {self.queue_arn} for {self.function_name}")
         while not self.stopping.is_set():
             try:
                 self.refresh_state()

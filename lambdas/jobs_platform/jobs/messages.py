@@ -128,7 +128,9 @@ def batch_job_records(streams: Any, failure: PipeFailure) -> list[dict[str, Any]
         StreamArn=failure.stream_arn,
         ShardId=failure.shard_id,
         ShardIteratorType="AT_SEQUENCE_NUMBER",
-        SequenceNumber=failure.first_sequence,
+        # The API takes 21 to 40 digits (AWS's numbers have them; DynamoDB Local writes
+        # shorter ones, and refuses them back unless padded): the same number.
+        SequenceNumber=failure.first_sequence.zfill(21),
     ).get("ShardIterator")
     found: list[dict[str, Any]] = []
     seen_any = False
