@@ -18,8 +18,9 @@ seconds) until every accepted job is terminal, reading the tenant's job list, an
   last to the first (flat under load means close to 1).
 
 It runs as its own tenant (a key minted in the stack's emulator), so it counts exactly
-its own jobs. Exit status: 0 when nothing was lost, stuck, duplicated or refused at the
-connection level; 1 otherwise; 2 on bad usage. Only loopback targets are accepted.
+its own jobs. Exit status: 0 when nothing was lost, stuck, duplicated, refused at the
+connection level or answered with a 5xx; 1 otherwise; 2 on bad usage. Only loopback
+targets are accepted.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Report:
     submit_p99_ms: float
     terminal_p50_ms: float
     terminal_p99_ms: float
+    server_errors: int = 0  # answers with a 5xx status: never acceptable
     window_p99_ms: list[float] = field(default_factory=list)
     window_submits: list[int] = field(default_factory=list)
     p99_last_to_first: float = 0.0
@@ -95,6 +97,7 @@ class Report:
             and self.stuck == 0
             and self.duplicates == 0
             and not self.connection_errors
+            and self.server_errors == 0
             and self.accepted > 0
         )
 
@@ -303,6 +306,7 @@ def summarise(run: LoadRun, jobs: dict[str, dict[str, Any]], drain_seconds: floa
         duplicates=len(extra) + replay_mismatch,
         reruns=reruns,
         connection_errors=dict(errors),
+        server_errors=sum(1 for s in subs if s.status is not None and s.status >= 500),
         statuses={
             str(k): v for k, v in sorted(Counter(s.status for s in subs if s.status).items())
         },
@@ -337,6 +341,7 @@ def render(report: Report) -> str:
         ("re-runs (attempts > 1)", str(report.reruns)),
         ("connection errors", json.dumps(report.connection_errors) or "0"),
         ("answers by status", json.dumps(report.statuses)),
+        ("5xx answers", str(report.server_errors)),
         (
             "throughput",
             f"{report.submits_per_second} submits/s, {report.terminal_per_second} terminal jobs/s",
@@ -352,7 +357,7 @@ def render(report: Report) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"  {name.ljust(width)}  {value}" for name, value in rows]
-    verdict = "OK" if report.correct else "FAILED (lost, stuck, duplicated or refused work)"
+    verdict = "OK" if report.correct else "FAILED (lost, stuck, duplicated, refused or 5xx)"
     return "load run:\n" + "\n".join(lines) + f"\n  result: {verdict}"
 
 

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -352,6 +353,20 @@ def openapi_documents() -> dict[str, tuple[str, bytes]]:
     }
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the gateway could not listen on `port` (probed before the minutes of
+    emulator and Terraform start-up, with the server's own SO_REUSEADDR)."""
+    if port == 0:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def claim_state_dir(state_dir: Path) -> None:
     """Refuse to run twice on one state dir; clear what a crashed run left behind."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -419,8 +434,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.artifacts} is missing: run 'make package' first", file=sys.stderr)
         return 2
 
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be 0..65535")
     state_dir = args.state_dir.resolve()
     claim_state_dir(state_dir)
+    if port_in_use(args.port):
+        (state_dir / "stack.pid").unlink(missing_ok=True)
+        print(f"error: port {args.port} on 127.0.0.1 is in use (another make local, or "
+              "another server): stop it, or choose another port: make local PORT=<port>",
+              file=sys.stderr)  # fmt: skip
+        return 2
     stack = LocalStack(
         state_dir,
         args.port,

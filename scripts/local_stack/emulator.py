@@ -479,4 +479,10 @@ class EmulatorProcess:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's shutdown: the server's request threads are daemons, and one
+    # still writing when it runs makes CPython abort ("Fatal Python error: could not
+    # acquire lock for <stdout> at interpreter shutdown").
+    os._exit(code)
