@@ -4,7 +4,8 @@
 keep-alive connections on loopback (the warm-up lets the function environments start:
 its submissions count for correctness, not for the latency and throughput figures).
 Every `--repeat-every`-th submission of a client resends its previous one with the same
-Idempotency-Key (it must replay the same job). Then it waits (at most `--drain-timeout`
+Idempotency-Key (it must replay the same job). A client answered 429 (the stage's
+throttling) backs off a jittered 0.1-0.2 s, as an AWS SDK does, before its next request. Then it waits (at most `--drain-timeout`
 seconds) until every accepted job is terminal, reading the tenant's job list, and reports:
 
 - accepted (distinct jobs answered 202), replays, terminal, lost (accepted but absent),
@@ -29,6 +30,7 @@ import argparse
 import http.client
 import ipaddress
 import json
+import random
 import socket
 import sys
 import threading
@@ -50,6 +52,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = {"succeeded", "failed", "cancelled"}
 WINDOW_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 30.0
+# After a 429 a client waits a jittered pause of up to this before its next request.
+THROTTLE_BACKOFF_SECONDS = 0.2
 
 
 @dataclass
@@ -210,6 +214,8 @@ class LoadRun:
                 self.submissions.append(submission)
             if replay_of is None and status == 202:
                 previous = (key, body, job_id)
+            if status == 429:  # throttled by the stage: back off, as an AWS SDK would
+                time.sleep(random.uniform(THROTTLE_BACKOFF_SECONDS / 2, THROTTLE_BACKOFF_SECONDS))
         connection.close()
 
     def submit_phase(self) -> None:

@@ -337,20 +337,32 @@ class LocalStack:
         (self.state_dir / "emulator.json").write_text(json.dumps(details, indent=2) + "\n")
 
 
+_openapi_cache: dict[tuple[int, int], dict[str, tuple[str, bytes]]] = {}
+
+
 def openapi_documents() -> dict[str, tuple[str, bytes]]:
     """The OpenAPI document, served by the local stack at /openapi.yaml and /openapi.json
-    (read on each request, so an edit shows at once)."""
-    import yaml  # noqa: PLC0415 - only when the document is asked for
-
+    (the gateway asks on every GET: parsed again only when the file changed, so an edit
+    shows at once and a GET of anything else costs a stat)."""
     try:
-        text = OPENAPI_PATH.read_bytes()
+        stat = OPENAPI_PATH.stat()
     except OSError:
         return {}
-    as_json = json.dumps(yaml.safe_load(text), indent=2).encode()
-    return {
-        "/openapi.yaml": ("application/yaml", text),
-        "/openapi.json": ("application/json", as_json),
-    }
+    version = (stat.st_mtime_ns, stat.st_size)
+    if version not in _openapi_cache:
+        import yaml  # noqa: PLC0415 - only when the document is asked for
+
+        try:
+            text = OPENAPI_PATH.read_bytes()
+        except OSError:
+            return {}
+        as_json = json.dumps(yaml.safe_load(text), indent=2).encode()
+        _openapi_cache.clear()
+        _openapi_cache[version] = {
+            "/openapi.yaml": ("application/yaml", text),
+            "/openapi.json": ("application/json", as_json),
+        }
+    return _openapi_cache[version]
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
