@@ -5,8 +5,9 @@ keep-alive connections on loopback (the warm-up lets the function environments s
 its submissions count for correctness, not for the latency and throughput figures).
 Every `--repeat-every`-th submission of a client resends its previous one with the same
 Idempotency-Key (it must replay the same job). A client answered 429 (the stage's
-throttling) backs off a jittered 0.1-0.2 s, as an AWS SDK does, before its next request. Then it waits (at most `--drain-timeout`
-seconds) until every accepted job is terminal, reading the tenant's job list, and reports:
+throttling) backs off a jittered 0.1-0.2 s, as an AWS SDK does, before its next request.
+Then it waits (at most `--drain-timeout` seconds) until every accepted job is terminal,
+reading the tenant's job list, and reports:
 
 - accepted (distinct jobs answered 202), replays, terminal, lost (accepted but absent),
   stuck (accepted, not terminal when the drain ends), duplicates (jobs the tenant has that
@@ -215,7 +216,8 @@ class LoadRun:
             if replay_of is None and status == 202:
                 previous = (key, body, job_id)
             if status == 429:  # throttled by the stage: back off, as an AWS SDK would
-                time.sleep(random.uniform(THROTTLE_BACKOFF_SECONDS / 2, THROTTLE_BACKOFF_SECONDS))
+                pause = random.uniform(THROTTLE_BACKOFF_SECONDS / 2, THROTTLE_BACKOFF_SECONDS)  # noqa: S311
+                time.sleep(pause)
         connection.close()
 
     def submit_phase(self) -> None:
