@@ -41,17 +41,19 @@ help: ## List the targets (ENV=: the environment a target acts on, by default)
 
 $(VENV)/.installed: pyproject.toml requirements/dev.lock
 	@test -n "$(PYTHON)" || { echo "error: Python >= 3.12 not found (set PYTHON=/path/to/python3.12)"; exit 1; }
-	@echo "venv: installing the pinned dev dependencies into $(VENV) (about 2 min on a first run) ..."
+	@# Progress goes to stderr: stdout belongs to the target that needed the venv
+	@# (`make -s api-key KEY_ONLY=1 | gh secret set ...` must print the key alone).
+	@echo "venv: installing the pinned dev dependencies into $(VENV) (about 2 min on a first run) ..." >&2
 	@start=$$(date +%s); \
 	$(PYTHON) -m venv $(VENV); \
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip $(PIP_QUIET); \
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/dev.lock -e '.[dev]' $(PIP_QUIET); \
-	echo "venv: $(VENV) ready in $$(( $$(date +%s) - start )) s"
+	echo "venv: $(VENV) ready in $$(( $$(date +%s) - start )) s" >&2
 	@touch $@
 
 venv: $(VENV)/.installed ## Create the virtualenv with pinned dependencies
 
-tools: ## Create the security tools' virtualenv (.venv-tools: checkov, cfn-lint, zizmor, actionlint)
+tools: ## Create the security tools' virtualenv (.venv-tools: checkov, cfn-lint, zizmor, actionlint, parliament, cloudsplaining)
 	scripts/tools-venv
 
 package: venv ## Build deterministic Lambda zips into dist/ (prints size, sha256 and the time taken)

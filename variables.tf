@@ -3,9 +3,11 @@ variable "project" {
   type        = string
   default     = "jobs-platform"
 
+  # The bootstrap stack's ProjectName pattern (a test ties them): at most 20 characters, so
+  # its state bucket `<project>-<environment>-tfstate-<account id>` fits S3's 63.
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.project))
-    error_message = "project must be 3-32 lowercase letters, digits or '-', starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.project))
+    error_message = "project must be 3-20 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit (the bootstrap stack's state bucket name must fit in 63 characters)."
   }
 }
 

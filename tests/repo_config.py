@@ -58,7 +58,7 @@ def make_deployable(root: Path) -> None:
         text = text.replace("<account-id>", ACCOUNT).replace("<region>", "us-east-1")
         text = text.replace(
             "<StateKeyArn output of the bootstrap stack>",
-            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-8444-555555555555",
         )
         backend.write_text(text)
 

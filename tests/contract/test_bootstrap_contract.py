@@ -38,6 +38,18 @@ def test_the_stack_takes_every_environment_name_terraform_takes() -> None:
     assert bp.load_template()["Parameters"]["Environment"]["AllowedPattern"] == envs.NAME_PATTERN
 
 
+def test_the_stack_takes_exactly_the_project_names_terraform_takes() -> None:
+    """var.project's validation and the stack's ProjectName parameter allow the same names
+    (a name Terraform accepts but the bootstrap refuses fails only at the first deploy)."""
+    with (REPO_ROOT / "variables.tf").open() as handle:
+        project = next(v["project"] for v in hcl2.load(handle)["variable"] if "project" in v)
+    (condition,) = (rule["condition"] for rule in project["validation"])
+    match = re.fullmatch(r'\$\{can\(regex\("(.+)", var\.project\)\)\}', condition)
+    assert match, f"var.project's validation is no longer one regex: {condition}"
+    terraform_pattern = match.group(1).replace("\\\\", "\\")
+    assert terraform_pattern == bp.load_template()["Parameters"]["ProjectName"]["AllowedPattern"]
+
+
 def test_roles_condition_on_the_tag_key_terraform_sets() -> None:
     condition_keys = set(re.findall(r"aws:(?:Request|Resource)Tag/([\w-]+)", TEMPLATE))
     assert condition_keys, "the roles no longer scope unnamed resources by tag"

@@ -19,7 +19,7 @@ from scripts.terraform_workspace import copy_root_module, terraform_cli_env
 
 from jobs_platform import config, errors, ids, jobs, models, sessions
 from jobs_platform.http_api import MAX_BODY_BYTES
-from jobs_platform.jobs import create, cursor, query_params
+from jobs_platform.jobs import create, cursor, query_params, usage
 from tests.repo_config import write_placeholder_artifacts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -175,6 +175,19 @@ def test_bounds_and_grammars_are_the_codes() -> None:
         f"{MAX_BODY_BYTES:,}"
         in document()["components"]["responses"]["PayloadTooLarge"]["description"]
     )
+
+
+def test_usage_range_limit_is_the_codes() -> None:
+    """The usage range bound and the counters' retention are stated by usage.py; the
+    document and the architecture doc repeat them for readers."""
+    limit = f"at most {usage.MAX_RANGE_DAYS} days"
+    to = next(p for p in operations()["GET /v1/usage"]["parameters"] if p.get("name") == "to")
+    assert limit in " ".join(to["description"].split())
+    architecture = (REPO_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert limit in " ".join(architecture.split())
+    assert len(re.findall(r"at most (\d+) days", " ".join(architecture.split()))) == 1
+    # The counters' retention, as the key table states it.
+    assert f"`expires_at` (+{usage.USAGE_RETENTION.days} days)" in architecture
 
 
 def test_documented_patterns_match_exactly_what_the_code_accepts() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,13 @@ def test_usage_reports_the_callers_tenant_only(stack: Stack) -> None:
     for job_id in jobs:
         stack.wait_for_job(job_id, {"succeeded"}, api_key=key)
 
-    response = requests.get(stack.url("/v1/usage"), headers=stack.headers(key), timeout=10)
+    # From yesterday to today (UTC): jobs submitted just before midnight and finished after
+    # it count on two days, and the default range (today) would see only half of them.
+    today = datetime.now(UTC).date()
+    days = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}
+    response = requests.get(
+        stack.url("/v1/usage"), params=days, headers=stack.headers(key), timeout=10
+    )
 
     assert response.status_code == 200, response.text
     totals = response.json()["totals"]

@@ -93,8 +93,16 @@ def sts() -> Iterator[str]:
 
 
 def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """A user's shell: no AWS configuration at all, providers from the mirror if set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    """A user's shell: no AWS configuration at all, providers from the mirror if set.
+
+    Not a CI job either: `CI=true` (set by CI runners) makes scripts/tf init with
+    `-lockfile=readonly`, which the test below checks separately.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "TF_", "GITHUB_")) and k != "CI"
+    }
     env.update({"HOME": str(tmp_path / "home"), "CHECKPOINT_DISABLE": "1", **extra})
     (tmp_path / "home").mkdir(exist_ok=True)
     mirror = os.environ.get("TF_PROVIDER_MIRROR")
@@ -212,3 +220,12 @@ def test_make_plan_runs_the_preflight_before_init_and_before_credentials(tmp_pat
     ), calls
     assert calls[0].endswith("aws-vars:0"), calls
     assert out.index("preflight staging: ok") < out.index("terraform stand-in")
+
+    # In CI (CI=true, as GitHub Actions sets it) init refuses to change the lock file.
+    ci = run(["make", "plan", "ENV=staging"], clone, {**env, "CI": "true"})
+    assert "preflight staging: ok" in ci.stdout + ci.stderr
+    calls = log.read_text().splitlines()
+    assert calls[1].startswith(
+        "init -input=false -reconfigure -lockfile=readonly -backend-config=environments/"
+        "staging.backend.hcl"
+    ), calls

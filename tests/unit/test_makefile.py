@@ -100,3 +100,24 @@ def test_api_key_mints_into_the_environments_table_and_can_print_the_key_alone()
     assert "scripts/tf prod output -raw api_keys_table_name" in dry
     assert "scripts.environments get prod region" in dry
     assert "scripts.api_keys create" in dry and "--output key" in dry
+
+
+def test_building_the_virtualenv_prints_progress_on_stderr_only(tmp_path: Path) -> None:
+    # Given a stand-in Python whose `-m venv DIR` makes DIR/bin/python (itself) and whose
+    # pip does nothing, when make builds the virtualenv, then stdout stays empty: targets
+    # that print a value for a pipe (`make -s api-key KEY_ONLY=1 | gh secret set`) must
+    # not carry the venv's progress lines into it.
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi\n'
+    )
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        ["make", "-s", "--no-print-directory", f"PYTHON={fake}", f"VENV={venv}",
+         f"{venv}/.installed"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout == ""
+    assert "venv: installing" in result.stderr and "ready in" in result.stderr

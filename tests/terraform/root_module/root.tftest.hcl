@@ -25,7 +25,7 @@ mock_provider "aws" {
 
   mock_resource "aws_kms_key" {
     defaults = {
-      arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+      arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-8444-555555555555"
     }
   }
 
