@@ -101,6 +101,7 @@ def test_outputs_name_every_resource(stack: AppliedStack) -> None:
     assert outputs["function_names"] == {
         "api": f"{prefix}-api",
         "authorizer": f"{prefix}-authorizer",
+        "bookkeeper": f"{prefix}-bookkeeper",
         "worker": f"{prefix}-worker",
     }
     assert outputs["api_id"] and outputs["api_endpoint"]
