@@ -167,7 +167,57 @@ locals {
       ]
       reserved_concurrency = var.worker_reserved_concurrency
     }
+    # DLQ bookkeeping (docs/architecture.md "Outbox and worker"): on a schedule, marks
+    # every job whose message reached the jobs DLQ `failed` (dead_lettered) and never
+    # deletes what redrive needs. One run at a time.
+    bookkeeper = {
+      handler     = "jobs_platform.handlers.bookkeeper.handler"
+      description = "DLQ bookkeeping: jobs whose message reached the DLQ end failed"
+      timeout     = local.bookkeeper_timeout_seconds
+      memory      = var.memory_mb.bookkeeper
+      environment = {
+        JOBS_TABLE_NAME = module.table["jobs"].table_name
+        JOBS_DLQ_URL    = module.queue.dlq_url
+        LOG_LEVEL       = var.log_level
+        SERVICE_NAME    = local.name_prefix
+      }
+      policy_statements = [
+        {
+          # Reads a job; marks it failed and counts it in its tenant's usage (one
+          # TransactWriteItems of two updates, authorised as UpdateItem each).
+          sid       = "JobsTable"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [module.table["jobs"].table_arn]
+        },
+        {
+          # A pipe failure record names stream sequence numbers: read them back.
+          sid       = "JobsStream"
+          actions   = ["dynamodb:GetShardIterator", "dynamodb:GetRecords"]
+          resources = [module.table["jobs"].table_stream_arn]
+        },
+        {
+          # Peeks (receive, then visible again) and never deletes a job's message; a pipe
+          # failure record is replaced by one message per job it stood for.
+          sid       = "JobsDeadLetterQueue"
+          actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage", "sqs:DeleteMessage"]
+          resources = [module.queue.dlq_arn]
+        },
+        {
+          # SSE-KMS: reading the DLQ and the stream (Decrypt), sending to the DLQ
+          # (GenerateDataKey).
+          sid       = "UseEncryptionKey"
+          actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+          resources = [aws_kms_key.this.arn]
+        },
+      ]
+      reserved_concurrency = 1
+    }
   }
+
+  # The bookkeeping's timeout: a run stops taking messages well before it (handler).
+  bookkeeper_timeout_seconds = 60
+  # EventBridge Scheduler's rate grammar: "rate(1 minute)", "rate(5 minutes)".
+  bookkeeping_schedule = var.dlq_bookkeeping_interval_minutes == 1 ? "rate(1 minute)" : "rate(${var.dlq_bookkeeping_interval_minutes} minutes)"
 
   # docs/architecture.md "Tables".
   tables = {
@@ -340,6 +390,10 @@ module "function" {
     # run: throttled batches still use up receives and would land in the DLQ unrun.
     maximum_concurrency = var.worker_reserved_concurrency >= 2 ? min(var.worker_reserved_concurrency, 1000) : null
   }
+  schedule = each.key != "bookkeeper" ? null : {
+    expression  = local.bookkeeping_schedule
+    description = "DLQ bookkeeping of ${local.name_prefix}: jobs whose message reached the DLQ end failed"
+  }
   log_retention_days       = var.log_retention_days
   kms_key_arn              = aws_kms_key.this.arn
   alarm_topic_arn          = module.monitoring.sns_topic_arn
@@ -381,6 +435,7 @@ module "outbox" {
   # The jobs DLQ: its depth > 0 alarm covers undeliverable outbox records too.
   dead_letter_queue_arn    = module.queue.dlq_arn
   batch_size               = var.pipe_batch_size
+  maximum_retry_attempts   = var.pipe_maximum_retry_attempts
   kms_key_arn              = aws_kms_key.this.arn
   permissions_boundary_arn = local.permissions_boundary_arn
   tags                     = local.tags

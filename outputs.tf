@@ -59,7 +59,7 @@ output "pipe_name" {
 }
 
 output "function_names" {
-  description = "Lambda function names by logical key (api, authorizer, worker)."
+  description = "Lambda function names by logical key (api, authorizer, worker, bookkeeper)."
   value       = { for key, f in module.function : key => f.function_name }
 }
 

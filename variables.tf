@@ -70,10 +70,10 @@ variable "lambda_artifacts" {
 
   validation {
     condition = try(
-      toset(keys(var.lambda_artifacts != null ? var.lambda_artifacts : jsondecode(file("${path.root}/dist/artifacts.tfvars.json")).lambda_artifacts)) == toset(["api", "authorizer", "worker"]),
+      toset(keys(var.lambda_artifacts != null ? var.lambda_artifacts : jsondecode(file("${path.root}/dist/artifacts.tfvars.json")).lambda_artifacts)) == toset(["api", "authorizer", "worker", "bookkeeper"]),
       var.lambda_artifacts == null && !fileexists("${path.root}/dist/artifacts.tfvars.json"),
     )
-    error_message = "lambda_artifacts must have exactly the keys api, authorizer and worker: rebuild dist/artifacts.tfvars.json with 'make package'."
+    error_message = "lambda_artifacts must have exactly the keys api, authorizer, worker and bookkeeper: rebuild dist/artifacts.tfvars.json with 'make package'."
   }
 }
 
@@ -151,12 +151,24 @@ variable "memory_mb" {
     api        = optional(number, 512)
     authorizer = optional(number, 256)
     worker     = optional(number, 512)
+    bookkeeper = optional(number, 128)
   })
   default = {}
 
   validation {
     condition     = alltrue([for m in values(var.memory_mb) : m >= 128 && m <= 10240])
     error_message = "Each memory_mb value must be between 128 and 10240."
+  }
+}
+
+variable "dlq_bookkeeping_interval_minutes" {
+  description = "How often the DLQ bookkeeping runs (EventBridge Scheduler): a job whose message reached the jobs DLQ without the worker marking it is marked failed (dead_lettered) at most this long after."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.dlq_bookkeeping_interval_minutes >= 1 && var.dlq_bookkeeping_interval_minutes <= 60 && floor(var.dlq_bookkeeping_interval_minutes) == var.dlq_bookkeeping_interval_minutes
+    error_message = "dlq_bookkeeping_interval_minutes must be a whole number of minutes from 1 to 60."
   }
 }
 
@@ -229,6 +241,17 @@ variable "pipe_batch_size" {
   validation {
     condition     = var.pipe_batch_size >= 1 && var.pipe_batch_size <= 10
     error_message = "pipe_batch_size must be between 1 and 10."
+  }
+}
+
+variable "pipe_maximum_retry_attempts" {
+  description = "Retries of a batch the outbox pipe cannot deliver before its failure record goes to the jobs DLQ (where the DLQ bookkeeping marks its jobs failed and redrive can move them back)."
+  type        = number
+  default     = 185
+
+  validation {
+    condition     = var.pipe_maximum_retry_attempts >= 0 && var.pipe_maximum_retry_attempts <= 10000
+    error_message = "pipe_maximum_retry_attempts must be between 0 and 10000 (never -1: a record retried until it expires is lost)."
   }
 }
 

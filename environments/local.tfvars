@@ -16,9 +16,14 @@ queue_visibility_timeout_seconds = 18
 max_receive_count                = 3
 worker_batch_size                = 10
 pipe_batch_size                  = 10
+# A failing outbox delivery reaches the DLQ within seconds (AWS: after 185 retries).
+pipe_maximum_retry_attempts = 10
+# The DLQ bookkeeping's schedule (the local stack runs it every few seconds anyway).
+dlq_bookkeeping_interval_minutes = 1
 
-# No caching, so a revoked key is refused at once.
-authorizer_result_ttl_seconds = 0
+# As deployed: API Gateway caches an authorizer's answer per key for this long (a revoked
+# key works until its cached answer expires), and the local gateway does the same.
+authorizer_result_ttl_seconds = 60
 
 # The emulator never reports a redrive allow policy as converged (the provider would
 # wait 20 minutes): the one AWS-only setting turned off here.

@@ -4,8 +4,10 @@
 keep-alive connections on loopback (the warm-up lets the function environments start:
 its submissions count for correctness, not for the latency and throughput figures).
 Every `--repeat-every`-th submission of a client resends its previous one with the same
-Idempotency-Key (it must replay the same job). Then it waits (at most `--drain-timeout`
-seconds) until every accepted job is terminal, reading the tenant's job list, and reports:
+Idempotency-Key (it must replay the same job). A client answered 429 (the stage's
+throttling) backs off a jittered 0.1-0.2 s, as an AWS SDK does, before its next request.
+Then it waits (at most `--drain-timeout` seconds) until every accepted job is terminal,
+reading the tenant's job list, and reports:
 
 - accepted (distinct jobs answered 202), replays, terminal, lost (accepted but absent),
   stuck (accepted, not terminal when the drain ends), duplicates (jobs the tenant has that
@@ -18,8 +20,9 @@ seconds) until every accepted job is terminal, reading the tenant's job list, an
   last to the first (flat under load means close to 1).
 
 It runs as its own tenant (a key minted in the stack's emulator), so it counts exactly
-its own jobs. Exit status: 0 when nothing was lost, stuck, duplicated or refused at the
-connection level; 1 otherwise; 2 on bad usage. Only loopback targets are accepted.
+its own jobs. Exit status: 0 when nothing was lost, stuck, duplicated, refused at the
+connection level or answered with a 5xx; 1 otherwise; 2 on bad usage. Only loopback
+targets are accepted.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import argparse
 import http.client
 import ipaddress
 import json
+import random
 import socket
 import sys
 import threading
@@ -49,6 +53,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = {"succeeded", "failed", "cancelled"}
 WINDOW_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 30.0
+# After a 429 a client waits a jittered pause of up to this before its next request.
+THROTTLE_BACKOFF_SECONDS = 0.2
 
 
 @dataclass
@@ -83,6 +89,7 @@ class Report:
     submit_p99_ms: float
     terminal_p50_ms: float
     terminal_p99_ms: float
+    server_errors: int = 0  # answers with a 5xx status: never acceptable
     window_p99_ms: list[float] = field(default_factory=list)
     window_submits: list[int] = field(default_factory=list)
     p99_last_to_first: float = 0.0
@@ -95,6 +102,7 @@ class Report:
             and self.stuck == 0
             and self.duplicates == 0
             and not self.connection_errors
+            and self.server_errors == 0
             and self.accepted > 0
         )
 
@@ -207,6 +215,9 @@ class LoadRun:
                 self.submissions.append(submission)
             if replay_of is None and status == 202:
                 previous = (key, body, job_id)
+            if status == 429:  # throttled by the stage: back off, as an AWS SDK would
+                pause = random.uniform(THROTTLE_BACKOFF_SECONDS / 2, THROTTLE_BACKOFF_SECONDS)  # noqa: S311
+                time.sleep(pause)
         connection.close()
 
     def submit_phase(self) -> None:
@@ -303,6 +314,7 @@ def summarise(run: LoadRun, jobs: dict[str, dict[str, Any]], drain_seconds: floa
         duplicates=len(extra) + replay_mismatch,
         reruns=reruns,
         connection_errors=dict(errors),
+        server_errors=sum(1 for s in subs if s.status is not None and s.status >= 500),
         statuses={
             str(k): v for k, v in sorted(Counter(s.status for s in subs if s.status).items())
         },
@@ -337,6 +349,7 @@ def render(report: Report) -> str:
         ("re-runs (attempts > 1)", str(report.reruns)),
         ("connection errors", json.dumps(report.connection_errors) or "0"),
         ("answers by status", json.dumps(report.statuses)),
+        ("5xx answers", str(report.server_errors)),
         (
             "throughput",
             f"{report.submits_per_second} submits/s, {report.terminal_per_second} terminal jobs/s",
@@ -352,7 +365,7 @@ def render(report: Report) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"  {name.ljust(width)}  {value}" for name, value in rows]
-    verdict = "OK" if report.correct else "FAILED (lost, stuck, duplicated or refused work)"
+    verdict = "OK" if report.correct else "FAILED (lost, stuck, duplicated, refused or 5xx)"
     return "load run:\n" + "\n".join(lines) + f"\n  result: {verdict}"
 
 

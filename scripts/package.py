@@ -71,7 +71,7 @@ class Artifact:
 
 
 def handler_functions() -> list[str]:
-    """Every module in the handlers package is a function (api, authorizer, worker)."""
+    """Every module in the handlers package is a function (api, authorizer, worker, bookkeeper)."""
     handlers_dir = SOURCE_ROOT / PACKAGE / "handlers"
     return sorted(p.stem for p in handlers_dir.glob("*.py") if p.stem != "__init__")
 

@@ -6,12 +6,13 @@ messages visible again, changing nothing. With `--apply` it does it and says wha
 
 - job `failed` with `dead_lettered` (the worker marked it before letting the message go):
   the job goes back to `queued` (a conditional update) and its message to the jobs queue;
-- job `queued` or `running` (its message reached the DLQ without the worker's
-  bookkeeping, e.g. a worker killed on the last delivery): the message goes back; the
-  worker claims a queued job, or a running one whose lease is over;
+- job `queued` or `running` (its message reached the DLQ and the DLQ bookkeeping has not
+  run since): the message goes back; the worker claims a queued job, or a running one
+  whose lease is over;
 - job finished, missing or expired: nothing to redo, the message is deleted;
-- anything else (an unparseable message, a pipe delivery failure, a job failed for its
-  own reasons): left in the DLQ, and said so.
+- anything else (an unparseable message, a job failed for its own reasons, a pipe
+  failure record, which the DLQ bookkeeping replaces by its jobs' messages on its next
+  run): left in the DLQ, and said so.
 
 A message is sent to the jobs queue before it is deleted from the DLQ (at least once: the
 worker's conditional claim makes a duplicate harmless).
@@ -25,19 +26,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from jobs_platform.jobs import Job, JobStatus, JobStore
+from jobs_platform.jobs import Job, JobStatus, JobStore, messages
 from jobs_platform.jobs.transitions import DEAD_LETTERED
 from scripts import fake_aws
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOLD_SECONDS = 60  # how long a listed message stays invisible while the tool decides
 MAX_MESSAGES = 10_000
+WAIT_FOR_HELD_SECONDS = 90.0  # messages another reader holds: the bookkeeping's hold
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,15 @@ def clients(target: Target) -> tuple[Any, Any]:
     return boto3.client("sqs", **extra), boto3.client("dynamodb", **extra)
 
 
-def receive_all(sqs: Any, dlq_url: str, limit: int) -> list[dict[str, Any]]:
-    """Every message now in the DLQ (each held invisible for HOLD_SECONDS)."""
-    messages: dict[str, dict[str, Any]] = {}
-    empty_polls = 0
-    while len(messages) < limit and empty_polls < 2:
+def receive_all(
+    sqs: Any, dlq_url: str, limit: int, wait_for_held: float = WAIT_FOR_HELD_SECONDS
+) -> list[dict[str, Any]]:
+    """Every message now in the DLQ (each held invisible for HOLD_SECONDS). Messages
+    another reader holds (the DLQ bookkeeping peeks at them for a moment on each run)
+    are waited for, at most `wait_for_held` seconds."""
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + wait_for_held
+    while len(found) < limit:
         response = sqs.receive_message(
             QueueUrl=dlq_url,
             MaxNumberOfMessages=10,
@@ -111,28 +118,34 @@ def receive_all(sqs: Any, dlq_url: str, limit: int) -> list[dict[str, Any]]:
             AttributeNames=["All"],
         )
         batch = response.get("Messages", [])
-        empty_polls = 0 if batch else empty_polls + 1
         for message in batch:
-            messages.setdefault(message["MessageId"], message)
-    return list(messages.values())
+            found.setdefault(message["MessageId"], message)
+        if batch:
+            continue
+        # Counted after the empty answer, visible ones too: a message another reader
+        # made visible again in between is still to be received, not missed.
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=dlq_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        in_queue = sum(int(attributes[name]) for name in attributes)
+        if in_queue <= len(found) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    return list(found.values())
 
 
 def classify(message: dict[str, Any], jobs: JobStore) -> Entry:
     try:
-        record = json.loads(message["Body"])
-    except ValueError:
-        return Entry(message, None, "unparseable", "leave", "not JSON")
-    if isinstance(record, dict) and "DDBStreamBatchInfo" in record:
-        info = record["DDBStreamBatchInfo"]
+        parsed = messages.read(message["Body"])
+    except messages.UnreadableMessage as exc:
+        return Entry(message, None, "unparseable", "leave", str(exc))
+    if isinstance(parsed, messages.PipeFailure):
         return Entry(message, None, "pipe", "leave",
-                     "the outbox pipe could not deliver stream records "
-                     f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')}; "
-                     "their jobs are still queued: resubmit them")  # fmt: skip
-    try:
-        keys = record["dynamodb"]["Keys"]
-        pk, sk = keys["pk"]["S"], keys["sk"]["S"]
-    except (KeyError, TypeError):
-        return Entry(message, None, "unparseable", "leave", "not a jobs-table stream record")
+                     f"the outbox pipe could not deliver {parsed.describe()}; the DLQ "
+                     "bookkeeping marks their jobs failed and replaces this record by "
+                     "their messages on its next run")  # fmt: skip
+    pk, sk = parsed.pk, parsed.sk
     job = jobs.load_by_key(pk, sk)
     if job is None:
         return Entry(message, None, "job", "delete", f"job {sk} missing or expired")

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from jobs_platform import config, schema
-from jobs_platform.config import ApiSettings, AuthorizerSettings, WorkerSettings
+from jobs_platform.config import (
+    ApiSettings,
+    AuthorizerSettings,
+    BookkeeperSettings,
+    WorkerSettings,
+)
 from jobs_platform.handlers.authorizer import API_KEY_HEADER
 from jobs_platform.routing import RouteTable
 
@@ -21,6 +26,7 @@ _UNSET: Any = object()
 # A valid environment for every function's settings (each reads its own variables).
 SETTINGS_ENVIRON = {
     config.JOBS_TABLE_NAME: "jobs",
+    config.JOBS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs-dlq",
     config.SESSIONS_TABLE_NAME: "sessions",
     config.API_KEYS_TABLE_NAME: "keys",
     config.ENABLE_TEST_JOB_TYPES: "true",
@@ -36,6 +42,7 @@ FUNCTION_SETTINGS: dict[str, Any] = {
     "api": ApiSettings,
     "authorizer": AuthorizerSettings,
     "worker": WorkerSettings,
+    "bookkeeper": BookkeeperSettings,
 }
 
 

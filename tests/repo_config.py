@@ -41,7 +41,7 @@ def write_placeholder_artifacts(root: Path) -> None:
     empty_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="  # base64 sha256 of b""
     zips = {
         f: {"zip_path": f"dist/lambda/{f}.zip", "sha256": empty_sha256}
-        for f in ("api", "authorizer", "worker")
+        for f in ("api", "authorizer", "worker", "bookkeeper")
     }
     (dist / "artifacts.tfvars.json").write_text(json.dumps({"lambda_artifacts": zips}))
 

@@ -1,1 +1,1 @@
-"""Jobs platform: the Lambda functions (api, authorizer, worker) and their domain."""
+"""Jobs platform: the Lambda functions (api, authorizer, worker, bookkeeper) and their domain."""

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 JOBS_TABLE_NAME = "JOBS_TABLE_NAME"
+# URL of the jobs queue's dead-letter queue (the DLQ bookkeeping reads it).
+JOBS_DLQ_URL = "JOBS_DLQ_URL"
 SESSIONS_TABLE_NAME = "SESSIONS_TABLE_NAME"
 API_KEYS_TABLE_NAME = "API_KEYS_TABLE_NAME"
 ENABLE_TEST_JOB_TYPES = "ENABLE_TEST_JOB_TYPES"
@@ -164,6 +166,23 @@ class WorkerSettings:
             max_receive_count=_int(
                 environ, MAX_RECEIVE_COUNT, MAX_RECEIVE_COUNT_MIN, MAX_RECEIVE_COUNT_MAX
             ),
+            log_level=_log_level(environ),
+            service_name=_required(environ, SERVICE_NAME),
+        )
+
+
+@dataclass(frozen=True)
+class BookkeeperSettings:
+    jobs_table_name: str
+    jobs_dlq_url: str
+    log_level: str
+    service_name: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> BookkeeperSettings:
+        return cls(
+            jobs_table_name=_required(environ, JOBS_TABLE_NAME),
+            jobs_dlq_url=_required(environ, JOBS_DLQ_URL),
             log_level=_log_level(environ),
             service_name=_required(environ, SERVICE_NAME),
         )

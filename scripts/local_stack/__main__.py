@@ -4,8 +4,9 @@
 2. applies the root module with `environments/local.tfvars` and the packaged artifacts;
 3. reads back what Terraform declared (routes, integrations, authorizer, stage
    throttling, the pipe, the queue -> function mapping, each function's handler,
-   environment, timeout) and runs it: HTTP on 127.0.0.1, up to `--concurrency` execution
-   environments per function, the stream -> pipe -> queue -> worker path;
+   environment, timeout, the schedules) and runs it: HTTP on 127.0.0.1, up to
+   `--concurrency` execution environments per function, the stream -> pipe -> queue ->
+   worker path, each schedule's function (every `--schedule-period` seconds);
 4. mints a local API key, prints the base URL and key, writes `<state>/stack.json`;
 5. serves until SIGINT/SIGTERM, then stops every process it started.
 
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -38,7 +40,7 @@ from scripts import fake_aws
 from scripts.api_keys import create_api_key
 from scripts.local_stack.emulator import EmulatorProcess
 from scripts.local_stack.gateway import ApiConfig, Gateway, serve
-from scripts.local_stack.pollers import PipePoller, QueuePoller, Recorder
+from scripts.local_stack.pollers import PipePoller, QueuePoller, Recorder, ScheduleRunner
 from scripts.local_stack.runtime import (
     SOURCE_ROOT,
     FunctionPool,
@@ -57,6 +59,9 @@ OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
 # Execution environments per function (Lambda scales a function out to its reserved
 # concurrency, or the account's; the local stack stops at this, and queues beyond it).
 DEFAULT_CONCURRENCY = 8
+# Every schedule fires this often locally (a deployed one at its own rate, minutes apart),
+# so that what it does shows within seconds. 0: at the declared rate.
+DEFAULT_SCHEDULE_PERIOD_SECONDS = 5.0
 
 
 def terraform_inputs(repo_root: Path = REPO_ROOT) -> list[Path]:
@@ -120,8 +125,10 @@ class LocalStack:
         artifacts: Path,
         concurrency: int = DEFAULT_CONCURRENCY,
         source_dir: Path = SOURCE_ROOT,
+        schedule_period: float = DEFAULT_SCHEDULE_PERIOD_SECONDS,
     ) -> None:
         self.state_dir = state_dir
+        self.schedule_period = schedule_period
         self.port = port
         self.artifacts = artifacts
         self.concurrency = concurrency
@@ -131,7 +138,7 @@ class LocalStack:
         self.logs = state_dir / "logs"
         self.pools: dict[str, FunctionPool] = {}
         self.pools_lock = threading.Lock()
-        self.pollers: list[PipePoller | QueuePoller] = []
+        self.pollers: list[PipePoller | QueuePoller | ScheduleRunner] = []
         self.emulator: EmulatorProcess | None = None
         self.server: ThreadingHTTPServer | None = None
         self.base_url = ""
@@ -213,6 +220,7 @@ class LocalStack:
                 self.outputs["pipe_name"],
                 log_gateway,
                 record=self.call_recorder(f"pipe:{self.outputs['pipe_name']}"),
+                fault_file=self.state_dir / "faults" / "pipe-target",
             )
         )
         # Every queue -> function mapping of this stack's functions (moto ignores the
@@ -238,12 +246,38 @@ class LocalStack:
                                 lambda_client=self._lambda(),
                             )
                         )
+        self.pollers += self._schedules(functions, log_gateway)
         for poller in self.pollers:
             poller.start()
         routes = ", ".join(sorted(r.route_key for r in config.routes))
         log(f"routes: {routes}")
         log(f"pollers: {', '.join(p.name for p in self.pollers)}")
         return server
+
+    def _schedules(self, functions: set[str], log_gateway: Any) -> list[ScheduleRunner]:
+        """A runner for every EventBridge Scheduler schedule targeting this stack's
+        functions (each recorded as `schedule:<name>`, the principal of its role)."""
+        scheduler = boto3.client(
+            "scheduler", region_name=fake_aws.REGION, endpoint_url=self.endpoint
+        )
+        runners = []
+        for page in scheduler.get_paginator("list_schedules").paginate():
+            for summary in page["Schedules"]:
+                schedule = scheduler.get_schedule(
+                    Name=summary["Name"], GroupName=summary.get("GroupName", "default")
+                )
+                if schedule["Target"]["Arn"].rsplit(":", 1)[1] not in functions:
+                    continue
+                runners.append(
+                    ScheduleRunner(
+                        schedule,
+                        self.invoke,
+                        log_gateway,
+                        record=self.call_recorder(f"schedule:{schedule['Name']}"),
+                        period=self.schedule_period or None,
+                    )
+                )
+        return runners
 
     def call_log(self, principal: str) -> Path:
         """Where the AWS calls made with a principal's role are recorded (the IAM audit)."""
@@ -330,20 +364,46 @@ def _prefixed_log(name: str) -> Callable[[str], None]:
     return say
 
 
+_openapi_cache: dict[tuple[int, int], dict[str, tuple[str, bytes]]] = {}
+
+
 def openapi_documents() -> dict[str, tuple[str, bytes]]:
     """The OpenAPI document, served by the local stack at /openapi.yaml and /openapi.json
-    (read on each request, so an edit shows at once)."""
-    import yaml  # noqa: PLC0415 - only when the document is asked for
-
+    (the gateway asks on every GET: parsed again only when the file changed, so an edit
+    shows at once and a GET of anything else costs a stat)."""
     try:
-        text = OPENAPI_PATH.read_bytes()
+        stat = OPENAPI_PATH.stat()
     except OSError:
         return {}
-    as_json = json.dumps(yaml.safe_load(text), indent=2).encode()
-    return {
-        "/openapi.yaml": ("application/yaml", text),
-        "/openapi.json": ("application/json", as_json),
-    }
+    version = (stat.st_mtime_ns, stat.st_size)
+    if version not in _openapi_cache:
+        import yaml  # noqa: PLC0415 - only when the document is asked for
+
+        try:
+            text = OPENAPI_PATH.read_bytes()
+        except OSError:
+            return {}
+        as_json = json.dumps(yaml.safe_load(text), indent=2).encode()
+        _openapi_cache.clear()
+        _openapi_cache[version] = {
+            "/openapi.yaml": ("application/yaml", text),
+            "/openapi.json": ("application/json", as_json),
+        }
+    return _openapi_cache[version]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the gateway could not listen on `port` (probed before the minutes of
+    emulator and Terraform start-up, with the server's own SO_REUSEADDR)."""
+    if port == 0:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def claim_state_dir(state_dir: Path) -> None:
@@ -392,6 +452,13 @@ def main(argv: list[str] | None = None) -> int:
         f"default $LOCAL_CONCURRENCY or {DEFAULT_CONCURRENCY}",
     )
     parser.add_argument(
+        "--schedule-period",
+        type=float,
+        default=float(os.environ.get("LOCAL_SCHEDULE_PERIOD", DEFAULT_SCHEDULE_PERIOD_SECONDS)),
+        help="seconds between runs of every scheduled function (0: the schedule's own rate); "
+        f"default $LOCAL_SCHEDULE_PERIOD or {DEFAULT_SCHEDULE_PERIOD_SECONDS:g}",
+    )
+    parser.add_argument(
         "--source-dir",
         type=Path,
         default=SOURCE_ROOT,
@@ -400,18 +467,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.schedule_period < 0:
+        parser.error("--schedule-period must not be negative")
     if not args.artifacts.exists():
         print(f"error: {args.artifacts} is missing: run 'make package' first", file=sys.stderr)
         return 2
 
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be 0..65535")
     state_dir = args.state_dir.resolve()
     claim_state_dir(state_dir)
+    if port_in_use(args.port):
+        (state_dir / "stack.pid").unlink(missing_ok=True)
+        print(f"error: port {args.port} on 127.0.0.1 is in use (another make local, or "
+              "another server): stop it, or choose another port: make local PORT=<port>",
+              file=sys.stderr)  # fmt: skip
+        return 2
     stack = LocalStack(
         state_dir,
         args.port,
         args.artifacts.resolve(),
         concurrency=args.concurrency,
         source_dir=args.source_dir.resolve(),
+        schedule_period=args.schedule_period,
     )
     stopping = threading.Event()
 

@@ -24,6 +24,12 @@ Patches (applied in this process only, never in tests that import moto in-proces
   write that fails midway from a log of the touched items, instead of moto's deep copy
   of each touched table per transaction item (which made each job submission slower as
   history grew, and on a cancelled transaction orphaned the table's stream shard).
+- moto's server, per request: the backend for a host name is remembered (moto listed its
+  package directory and matched every URL pattern under one lock, on each request); an
+  SQS receive reads a queue's retention period without rendering (and counting) all its
+  attributes for each message returned; responses go out with TCP_NODELAY (headers and
+  body are two sends: no wait for a delayed ACK in between). See
+  ``_patch_server_per_request_costs``.
 - Lambda ``CreateFunction``: moto answers a retried create (the SDK resends a request whose
   response it lost) with 409 ResourceConflict, which the provider then retries for five
   minutes and fails on. A create identical in code and role to a function that already
@@ -35,9 +41,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import io
 import json
 import logging
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -52,12 +60,15 @@ from typing import IO, Any
 READY_PREFIX = "READY "
 LOOPBACK = "127.0.0.1"
 _PARENT_POLL_SECONDS = 1.0
+# A kept-alive connection with no request for this long is closed (its thread ends).
+_IDLE_SECONDS = 120
 
 
 def apply_patches() -> None:
-    """Patch moto's SQS, DynamoDB and Lambda models (idempotent)."""
+    """Patch moto's SQS, DynamoDB and Lambda models and its server (idempotent)."""
     _patch_dynamodb_transactions()
     _patch_lambda_create_retry()
+    _patch_server_per_request_costs()
     from moto.sqs import models as sqs_models  # noqa: PLC0415 - moto loads only in the child
 
     queue_cls: Any = sqs_models.Queue
@@ -89,6 +100,122 @@ def apply_patches() -> None:
     queue_cls.attributes = property(attributes)
     queue_cls.add_message = add_message
     queue_cls._jobs_platform_patched = True
+
+
+# Per server thread: whether the request being answered had its body read in full (then
+# its connection is kept alive).
+_request_state = threading.local()
+
+
+class _NoDrain:
+    """werkzeug's post-response drain selector, for a kept-alive connection: sees nothing."""
+
+    def __init__(self) -> None:
+        self._real = (
+            None if getattr(_request_state, "body_read", False) else (selectors.DefaultSelector())
+        )
+
+    def register(self, fileobj: Any, events: int) -> None:
+        if self._real is not None:
+            self._real.register(fileobj, events)
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        return self._real.select(timeout) if self._real is not None else []
+
+    def close(self) -> None:
+        if self._real is not None:
+            self._real.close()
+
+
+class _PostResponseDrain:
+    """Stands in for the `selectors` module in werkzeug.serving (used only by the drain)."""
+
+    EVENT_READ = selectors.EVENT_READ
+    DefaultSelector = _NoDrain
+
+
+def _patch_server_per_request_costs() -> None:
+    """What moto's server does again on every request although its answer never changes.
+
+    - `DomainDispatcherApplication.get_backend_for_host`: a pure function of the host
+      name, yet it lists moto's package directory (a `stat` per service, some 200) and
+      tries every backend's URL pattern, under the dispatcher's one lock, so every
+      request in the emulator waited for it in turn. Remembered per host.
+    - `SQSBackend.is_message_valid_based_on_retention_period`: asked for each message a
+      receive returns, it rendered all the queue's attributes (counting its visible,
+      in-flight and delayed messages: three passes over the whole queue) to read one
+      number. Reads that number.
+    - Responses are written as two sends (headers, then body); with Nagle's algorithm on,
+      the body can wait for the client's delayed ACK of the headers (up to 40 ms on
+      Linux). TCP_NODELAY, as a production server sets it.
+    - Keep-alive: werkzeug closes every connection after one response (http.server does
+      not skip an unread request body before the next request line), so each SDK call
+      paid a TCP connect and a new server thread. The request body (Content-Length) is
+      read in full before the app runs, and then the connection is kept; a chunked
+      request still closes it. Idle connections are closed after IDLE_SECONDS.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: PLC0415
+    from moto.sqs.models import SQSBackend  # noqa: PLC0415
+    from werkzeug import serving  # noqa: PLC0415
+    from werkzeug.serving import WSGIRequestHandler  # noqa: PLC0415
+
+    dispatcher: Any = DomainDispatcherApplication
+    if getattr(dispatcher, "_jobs_platform_patched", False):
+        return
+    original_backend_for_host = dispatcher.get_backend_for_host
+    backends_by_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in backends_by_host:
+            backends_by_host[host] = original_backend_for_host(self, host)
+        return backends_by_host[host]
+
+    def is_message_valid_based_on_retention_period(
+        self: Any, queue_name: str, message: Any
+    ) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > time.time())
+
+    dispatcher.get_backend_for_host = get_backend_for_host
+    backend_cls: Any = SQSBackend
+    backend_cls.is_message_valid_based_on_retention_period = (
+        is_message_valid_based_on_retention_period
+    )
+    handler_cls: Any = WSGIRequestHandler
+    handler_cls.disable_nagle_algorithm = True
+    handler_cls.timeout = _IDLE_SECONDS
+    original_make_environ = handler_cls.make_environ
+    original_send_header = handler_cls.send_header
+
+    def make_environ(self: Any) -> dict[str, Any]:
+        environ: dict[str, Any] = original_make_environ(self)
+        _request_state.body_read = False
+        if "Transfer-Encoding" in self.headers:
+            return environ  # chunked: werkzeug reads it to its end; the connection closes
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            size = int(length)
+            body = self.rfile.read(size) if size > 0 else b""
+            if len(body) != size:
+                return environ  # the client went away mid-body: close
+            environ["wsgi.input"] = io.BytesIO(body)
+        _request_state.body_read = True
+        return environ
+
+    def send_header(self: Any, keyword: str, value: str) -> None:
+        keep = getattr(_request_state, "body_read", False) and not self.close_connection
+        if keep and keyword.lower() == "connection" and value.lower() == "close":
+            return  # the next request line is next on the stream: keep the connection
+        original_send_header(self, keyword, value)
+
+    handler_cls.make_environ = make_environ
+    handler_cls.send_header = send_header
+    # After each response werkzeug discards whatever the client sent next (it would be
+    # read and lost: with keep-alive, the next request), polling 10 ms for it: only for
+    # a connection it closes.
+    serving_module: Any = serving
+    serving_module.selectors = _PostResponseDrain
+    dispatcher._jobs_platform_patched = True
 
 
 def _patch_lambda_create_retry() -> None:
@@ -479,4 +606,10 @@ class EmulatorProcess:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's shutdown: the server's request threads are daemons, and one
+    # still writing when it runs makes CPython abort ("Fatal Python error: could not
+    # acquire lock for <stdout> at interpreter shutdown").
+    os._exit(code)

@@ -11,15 +11,25 @@ configuration back from the emulator and do what AWS does with it:
   messages stay (invalid responses fail the whole batch, as Lambda does). Messages that
   stay become visible after the queue's visibility timeout; SQS (moto) moves them to the
   DLQ once `maxReceiveCount` receives are used.
+- `ScheduleRunner`: EventBridge Scheduler -> Lambda: invokes a schedule's function target
+  with its input, one run after the other (Scheduler invokes asynchronously; a function
+  with reserved concurrency 1 runs one at a time), at the schedule's rate or, locally,
+  every `period` seconds.
+
+A fault can be injected while the stack runs: while the file `faults/pipe-target` exists
+in the stack's state dir, the pipe's sends to its target fail (as when the target queue's
+KMS key is disabled), so its retries run out and its failure records reach its DLQ.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scripts import fake_aws
@@ -95,6 +105,10 @@ class StoppableThread(threading.Thread):
 
 
 class PipePoller(StoppableThread):
+    # While this file exists, sends to the target fail (fault injection, see above).
+    fault_file: Path | None = None
+    shard_id = ""  # the shard of the batch being delivered (named by its failure record)
+
     def __init__(
         self,
         pipes: EventBridgePipesClient,
@@ -103,8 +117,10 @@ class PipePoller(StoppableThread):
         pipe_name: str,
         log: Log,
         record: Recorder | None = None,
+        fault_file: Path | None = None,
     ) -> None:
         super().__init__(name=f"pipe:{pipe_name}", record=record)
+        self.fault_file = fault_file
         pipe = pipes.describe_pipe(Name=pipe_name)
         self.log = log
         self.streams, self.sqs = streams, sqs
@@ -159,6 +175,7 @@ class PipePoller(StoppableThread):
                     accepted.append(record)
                 else:
                     self.filtered += 1
+            self.shard_id = shard_id
             sent = self.deliver(accepted)
             delivered += sent
             self.passed += sent
@@ -174,6 +191,8 @@ class PipePoller(StoppableThread):
         sent = 0
         while pending and not self.stopping.is_set():
             try:
+                if self.fault_file is not None and self.fault_file.exists():
+                    raise ConnectionError(f"injected fault ({self.fault_file.name})")
                 self.record("sqs:SendMessage", self.queue_arn)
                 response = self.sqs.send_message_batch(
                     QueueUrl=self.queue_url,
@@ -193,29 +212,44 @@ class PipePoller(StoppableThread):
             failures += 1
             self.log(f"pipe: send to target failed ({failures}): {error}")
             if 0 <= self.max_retries < failures:
-                for record in pending.values():
-                    self.dead_letter(record, error)
+                self.dead_letter(list(pending.values()), error)
                 return sent
             self.stopping.wait(0.2)
         return sent
 
-    def dead_letter(self, record: dict[str, Any], reason: str) -> None:
-        """What Pipes sends to a DynamoDB-stream source's DLQ: where the record was."""
+    def dead_letter(self, records: list[dict[str, Any]], reason: str) -> None:
+        """What Pipes sends to a DynamoDB-stream source's DLQ for a batch it gave up on
+        (the format of a Lambda stream event source's on-failure record): where the
+        batch is in the stream, not its records."""
+        if not records:
+            return
         if not self.dlq_arn:
-            self.log(f"pipe: dropped record {record.get('eventID')} (no DLQ): {reason}")
+            self.log(f"pipe: dropped {len(records)} record(s) (no DLQ): {reason}")
             return
         dlq_url = self.sqs.get_queue_url(QueueName=self.dlq_arn.rsplit(":", 1)[1])["QueueUrl"]
         self.record("sqs:SendMessage", self.dlq_arn)
+        sequences = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        arrivals = [r["dynamodb"].get("ApproximateCreationDateTime") for r in records]
         failure = {
-            "requestContext": {"condition": "RetryAttemptsExhausted", "errorMessage": reason},
+            "requestContext": {
+                "condition": "RetryAttemptsExhausted",
+                "errorMessage": reason,
+                "approximateInvokeCount": self.max_retries + 1,
+            },
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
             "DDBStreamBatchInfo": {
+                "shardId": self.shard_id,
+                "startSequenceNumber": str(min(sequences)),
+                "endSequenceNumber": str(max(sequences)),
+                "approximateArrivalOfFirstRecord": arrivals[0],
+                "approximateArrivalOfLastRecord": arrivals[-1],
+                "batchSize": len(records),
                 "streamArn": self.stream_arn,
-                "startSequenceNumber": record["dynamodb"].get("SequenceNumber"),
-                "endSequenceNumber": record["dynamodb"].get("SequenceNumber"),
-                "batchSize": 1,
             },
         }
         self.sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(failure))
+        self.log(f"pipe: gave up on {len(records)} record(s); failure record sent to the DLQ")
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -339,9 +373,14 @@ class QueuePoller(StoppableThread):
             return
         self.state_checked = time.monotonic()
         mapping = self.lambda_client.get_event_source_mapping(UUID=self.uuid)
-        self.enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
+        enabled = mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
+        if enabled != self.enabled:
+            # Said once per poller, after its last batch: what a test waits on.
+            self.log(f"esm {self.uuid} {'enabled' if enabled else 'disabled'}")
+        self.enabled = enabled
 
     def run(self) -> None:
+        self.log(f"esm {self.uuid} polling {self.queue_arn} for {self.function_name}")
         while not self.stopping.is_set():
             try:
                 self.refresh_state()
@@ -356,3 +395,56 @@ class QueuePoller(StoppableThread):
                 self.errors.append(str(exc))
                 self.log(f"esm: poll failed: {exc}")
                 self.stopping.wait(1)
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float | None:
+    """The period of a `rate(...)` schedule expression; None for cron/at expressions."""
+    match = _RATE.fullmatch(expression.strip())
+    if not match:
+        return None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+class ScheduleRunner(StoppableThread):
+    def __init__(
+        self,
+        schedule: dict[str, Any],
+        invoke: Any,
+        log: Any,
+        record: Recorder | None = None,
+        period: float | None = None,
+    ) -> None:
+        super().__init__(name=f"schedule:{schedule['Name']}", record=record)
+        self.invoke, self.log = invoke, log
+        target = schedule["Target"]
+        self.target_arn = target["Arn"]
+        self.function_name = self.target_arn.rsplit(":", 1)[1]
+        self.input = json.loads(target.get("Input") or "{}")
+        self.enabled = schedule.get("State", "ENABLED") == "ENABLED"
+        declared = rate_seconds(schedule["ScheduleExpression"])
+        chosen = period or declared
+        if chosen is None:
+            raise NotImplementedError(
+                f"schedule {schedule['Name']}: {schedule['ScheduleExpression']} is not emulated "
+                "(only rate(...)); give the local stack a --schedule-period"
+            )
+        self.period = float(chosen)
+        self.invocations = 0
+
+    def run_once(self) -> None:
+        # Scheduler invokes the target with the schedule's role (the IAM audit's record).
+        self.record("lambda:InvokeFunction", self.target_arn)
+        self.invocations += 1
+        try:
+            self.invoke(self.function_name, self.input)
+        except InvocationError as exc:
+            self.log(f"schedule: {self.function_name} failed: {exc}")
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.period):
+            if self.enabled:
+                self.run_once()

@@ -25,6 +25,7 @@ import contextlib
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -40,15 +41,25 @@ SOURCE_ROOT = REPO_ROOT / "lambdas"
 
 
 CALL_LOG_ENV = "LOCAL_STACK_CALL_LOG"
-# Lambda's init phase (importing the handler) has its own limit and does not count
-# against the invocation's timeout.
-INIT_TIMEOUT_SECONDS = 10.0
+# Lambda's init phase (importing the handler) has its own limit (10 s) and does not count
+# against the invocation's timeout. Locally, on a small shared machine, cold starts compete
+# for the cores (Lambda gives each its own): the local limit is longer, an init past
+# Lambda's is logged, and only a few environments initialise at once (the others wait,
+# before their init clock starts).
+LAMBDA_INIT_LIMIT_SECONDS = 10.0
+INIT_TIMEOUT_SECONDS = 30.0
+COLD_STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
+_cold_starts = threading.BoundedSemaphore(COLD_STARTS_AT_ONCE)
 _READY = {"ready": True}
 
 
 def resource_arn(service: str, params: dict[str, Any], region: str) -> str:
     """The ARN an API call acts on, as IAM evaluates it (for the services we call)."""
     account = "123456789012"
+    if service == "dynamodb" and "StreamArn" in params:  # DynamoDB Streams
+        return str(params["StreamArn"])
+    if service == "dynamodb" and "ShardIterator" in params:  # an iterator starts with its ARN
+        return str(params["ShardIterator"]).split("|", 1)[0]
     if service == "dynamodb" and "TableName" in params:
         arn = f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
         return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
@@ -189,6 +200,14 @@ class InvocationError(Exception):
         self.message = message
 
 
+def init_failure(line: str | None, *, still_running: bool) -> str:
+    """Why an environment's init failed, judged before it is killed: no answer from a
+    live process is a timeout; an exit, or anything but the ready line, a failure."""
+    if line is None and still_running:
+        return f"the handler did not initialise within {INIT_TIMEOUT_SECONDS:.0f} s"
+    return "the handler failed to initialise (see the function's log)"
+
+
 class FunctionRuntime:
     """Parent side: one warm execution environment for one function."""
 
@@ -218,6 +237,10 @@ class FunctionRuntime:
         self.cold_starts = 0
 
     def _start(self) -> subprocess.Popen[str]:
+        with _cold_starts:
+            return self._cold_start()
+
+    def _cold_start(self) -> subprocess.Popen[str]:
         env = dict(self.environment)
         env.update(
             PYTHONPATH=os.pathsep.join([str(self.source_root), str(REPO_ROOT)]),
@@ -247,7 +270,8 @@ class FunctionRuntime:
         assert process.stdout is not None
         threading.Thread(target=self._read_responses, args=(process.stdout,), daemon=True).start()
         # The init phase: wait for the handler's import, outside the invocation's clock.
-        deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
+        began = time.monotonic()
+        deadline = began + INIT_TIMEOUT_SECONDS
         with self._ready:
             while not self._responses and process.poll() is None:
                 remaining = deadline - time.monotonic()
@@ -256,15 +280,16 @@ class FunctionRuntime:
                 self._ready.wait(timeout=min(remaining, 0.5))
             line = self._responses.pop(0) if self._responses else None
         if line is None or json.loads(line) != _READY:
+            reason = init_failure(line, still_running=process.poll() is None)
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=5)
-            reason = (
-                f"the handler did not initialise within {INIT_TIMEOUT_SECONDS:.0f} s"
-                if process.poll() is None or line is not None
-                else "the handler failed to initialise (see the function's log)"
-            )
             raise InvocationError("Runtime.InitError", reason)
+        took = time.monotonic() - began
+        if took > LAMBDA_INIT_LIMIT_SECONDS:
+            limit = f"{LAMBDA_INIT_LIMIT_SECONDS:.0f} s"
+            with self.log_path.open("a", encoding="utf-8") as log_file:
+                log_file.write(f"[local] init took {took:.1f} s: over Lambda's {limit} limit\n")
         return process
 
     def _read_responses(self, stream: IO[str]) -> None:
@@ -496,6 +521,10 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def child_main(handler_path: str) -> int:
+    # Ctrl-C on `make local` reaches the whole foreground process group: the parent stops
+    # the environments itself (stdin EOF), so a Ctrl-C here would only kill a request in
+    # flight and print a KeyboardInterrupt traceback into the function's log.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The protocol owns the real stdout; the handler's prints and logs go to stderr.
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)

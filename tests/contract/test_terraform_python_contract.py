@@ -76,11 +76,25 @@ def test_table_key_schema_matches_the_code(table: str, expected: schema.TableSch
 
 
 def test_outbox_filter_passes_the_items_the_code_writes_as_jobs() -> None:
+    # ... and is the filter the DLQ bookkeeping applies when it reads a failed pipe batch
+    # back from the stream (jobs/messages.py).
+    from jobs_platform.jobs import messages
+
     outbox = module_block(REPO_ROOT / "main.tf", "outbox")
     prefix = outbox.get("sort_key_prefix", variable_default("outbox", "sort_key_prefix"))
     events = outbox.get("event_names", variable_default("outbox", "event_names"))
-    assert prefix == schema.JOB_PREFIX
-    assert events == ["INSERT"]
+    assert prefix == schema.JOB_PREFIX == messages.OUTBOX_SORT_KEY_PREFIX
+    assert events == ["INSERT"] == list(messages.OUTBOX_EVENT_NAMES)
+
+
+def test_the_bookkeeping_reads_the_dead_letter_queue_the_pipe_and_the_queue_use() -> None:
+    functions = root_locals()["functions"]
+    outbox = module_block(REPO_ROOT / "main.tf", "outbox")
+    assert functions["bookkeeper"]["environment"][config.JOBS_DLQ_URL] == (
+        "${module.queue.dlq_url}"
+    )
+    assert outbox["dead_letter_queue_arn"] == "${module.queue.dlq_arn}"
+    assert functions["bookkeeper"]["reserved_concurrency"] == 1
 
 
 def test_worker_max_receive_count_is_the_queues() -> None:

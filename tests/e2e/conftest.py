@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,36 @@ class Stack:
             headers=self.headers(api_key, **headers),
             timeout=10,
         )
+
+    @contextmanager
+    def mapping_disabled(self, function: str, timeout: float = 120) -> Iterator[None]:
+        """The function's queue event source mapping disabled for the block (its messages
+        wait in the queue), once every poller of it has said so in the gateway log (each
+        says it after its last batch), then enabled again."""
+        lambda_client = self.client("lambda")
+        name = self.outputs["function_names"][function]
+        [mapping] = [
+            m
+            for m in lambda_client.list_event_source_mappings()["EventSourceMappings"]
+            if m["FunctionArn"].endswith(f":{name}")
+        ]
+        uuid = mapping["UUID"]
+        gateway_log = self.state_dir / "logs" / "gateway.log"
+
+        def said(what: str) -> int:
+            return gateway_log.read_text().count(f"esm {uuid} {what}")
+
+        pollers, before = said("polling"), said("disabled")
+        assert pollers > 0, f"no poller of mapping {uuid} in {gateway_log}"
+        lambda_client.update_event_source_mapping(UUID=uuid, Enabled=False)
+        try:
+            deadline = time.monotonic() + timeout
+            while said("disabled") - before < pollers:
+                assert time.monotonic() < deadline, f"mapping {uuid} still polled after {timeout} s"
+                time.sleep(0.1)
+            yield
+        finally:
+            lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True)
 
     def wait_for_job(self, job_id: str, statuses: set[str], timeout: float = 60,
                      api_key: str | None = None) -> dict[str, Any]:  # fmt: skip

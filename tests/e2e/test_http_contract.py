@@ -207,24 +207,13 @@ def test_list_jobs_bad_cursor_limit_or_status_is_400(stack: Stack) -> None:
 def test_cancel_queued_job_then_worker_leaves_it_cancelled(stack: Stack) -> None:
     # Given the worker's event source mapping disabled (the job waits in the queue: the
     # worker scales out, so a busy environment would not hold it back)
-    lambda_client = stack.client("lambda")
-    worker = stack.outputs["function_names"]["worker"]
-    [mapping] = [
-        m
-        for m in lambda_client.list_event_source_mappings()["EventSourceMappings"]
-        if m["FunctionArn"].endswith(f":{worker}")
-    ]
-    lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-    try:
-        time.sleep(3)  # the pollers read the mapping's state every second
+    with stack.mapping_disabled("worker"):
         job = stack.submit("echo", {"cancel": "me"}).json()
 
         # When the client cancels it while it waits
         response = requests.delete(
             stack.url(f"/v1/jobs/{job['job_id']}"), headers=stack.headers(), timeout=10
         )
-    finally:
-        lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
 
     # Then it is cancelled, stays cancelled once the worker has its message, and cannot
     # be cancelled again

@@ -1,7 +1,8 @@
 """IAM least privilege, proven on what the e2e suite made every principal do.
 
 Runs after every other e2e test (see conftest), so the recorded calls cover the whole
-HTTP contract, the worker's success/retry/failure paths and the outbox pipe.
+HTTP contract, the worker's success/retry/failure paths, the outbox pipe (its failures
+too), the DLQ bookkeeping and its schedule.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def principals(stack: Stack) -> dict[str, str]:
     }
     pipe_name = stack.outputs["pipe_name"]
     roles[f"pipe:{pipe_name}"] = stack.client("pipes").describe_pipe(Name=pipe_name)["RoleArn"]
+    # EventBridge Scheduler invokes a scheduled function with the schedule's own role.
+    scheduler = stack.client("scheduler")
+    for summary in scheduler.list_schedules()["Schedules"]:
+        schedule = scheduler.get_schedule(Name=summary["Name"])
+        if schedule["Target"]["Arn"].rsplit(":", 1)[1] in stack.outputs["function_names"].values():
+            roles[f"schedule:{schedule['Name']}"] = schedule["Target"]["RoleArn"]
+    assert any(p.startswith("schedule:") for p in roles), "the DLQ bookkeeping's schedule"
     return roles
 
 

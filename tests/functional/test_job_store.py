@@ -93,3 +93,49 @@ def test_quota_counter_counts_each_created_job(dynamodb: Any, tables: Tables) ->
 
     with pytest.raises(QuotaExceeded):
         store.submit(tenant_id="t1", job_type="echo", payload={}, daily_quota=3)
+
+
+class CountingClient:
+    """Delegates to moto, recording the name of every DynamoDB call."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if callable(attribute) and not name.startswith("_") and name != "meta":
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                return attribute(*args, **kwargs)
+
+            return counted
+        return attribute
+
+
+def test_a_keyed_submit_is_one_round_trip_and_only_a_replay_reads(
+    dynamodb: Any, tables: Tables
+) -> None:
+    client = CountingClient(dynamodb)
+    store = JobStore(client, tables.jobs)  # type: ignore[arg-type]
+
+    first = submit(store, key="k1")
+    assert client.calls == ["transact_write_items"]
+
+    client.calls.clear()
+    again = submit(store, key="k1")
+    assert again.replayed and again.job.job_id == first.job.job_id
+    assert client.calls[0] == "transact_write_items"  # refused, then the key read back
+    assert "transact_write_items" not in client.calls[1:]
+
+
+def test_a_keyed_replay_is_answered_when_the_quota_is_zero(dynamodb: Any, tables: Tables) -> None:
+    store = JobStore(dynamodb, tables.jobs)
+    first = submit(store, key="k1")
+    replay = store.submit(tenant_id="t1", job_type="echo", payload={"a": 1}, daily_quota=0,
+                          idempotency_key="k1")  # fmt: skip
+    assert replay.replayed and replay.job.job_id == first.job.job_id
+    with pytest.raises(QuotaExceeded):
+        store.submit(tenant_id="t1", job_type="echo", payload={"a": 1}, daily_quota=0,
+                     idempotency_key="k2")  # fmt: skip

@@ -25,20 +25,28 @@ def boom(event: dict[str, Any], context: Any) -> None:
 
 
 def rendezvous(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Marks itself in a shared directory and waits (bounded) until `parties` calls are in
-    at the same time: returns how many it saw, which exceeds 1 only under concurrency."""
+    """A barrier per wave of `parties` calls: each call takes the next free slot in a
+    shared directory (an exclusive create: slot k's wave is k // parties) and waits (a
+    generous deadline) until every slot of its wave is taken. Returns how many of its wave
+    it saw, which reaches `parties` only when that many calls are in at the same time.
+    Slots are never removed, so a slow call still sees its whole wave."""
     from pathlib import Path
 
     here = Path(event["dir"])
-    mine = here / f"{event['name']}.in"
-    mine.touch()
-    deadline = time.monotonic() + 60
+    parties = int(event["parties"])
+    slot = 0
+    while True:
+        try:
+            (here / f"slot-{slot}").touch(exist_ok=False)
+            break
+        except FileExistsError:
+            slot += 1
+    wave = range(slot - slot % parties, slot - slot % parties + parties)
+    deadline = time.monotonic() + 240
     met = 0
     while time.monotonic() < deadline:
-        met = len(list(here.glob("*.in")))
-        if met >= event["parties"]:
+        met = sum((here / f"slot-{k}").exists() for k in wave)
+        if met >= parties:
             break
         time.sleep(0.05)
-    time.sleep(0.2)  # let the others see this one too
-    mine.unlink()
     return {"met": met, "pid": os.getpid()}

@@ -270,3 +270,97 @@ def test_concurrent_conditional_writes_admit_exactly_one(endpoint: str) -> None:
             thread.join(timeout=120)
         assert outcomes.count("won") == 1, outcomes
         assert set(outcomes) == {"won", "TransactionCanceledException"}, outcomes
+
+
+# Per-request work moto's server repeats although its answer never changes, measured in a
+# process with and without the patches (the "moto" run shows each count detects it).
+_COUNT_PER_REQUEST_WORK = r"""
+import json, os, sys
+os.environ.update(AWS_ACCESS_KEY_ID="t", AWS_SECRET_ACCESS_KEY="t", AWS_DEFAULT_REGION="us-east-1")
+from scripts.local_stack.emulator import apply_patches
+if sys.argv[1] == "patched":
+    apply_patches()
+import boto3
+from moto import backends, mock_aws
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sqs import models as sqs_models
+from werkzeug.serving import WSGIRequestHandler
+
+listings = []
+real_listing = backends.list_of_moto_modules
+def counting_listing():
+    listings.append(1)
+    return real_listing()
+backends.list_of_moto_modules = counting_listing
+dispatcher = DomainDispatcherApplication(create_backend_app)
+environ = {"PATH_INFO": "/", "REQUEST_METHOD": "POST", "HTTP_HOST": "127.0.0.1",
+           "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.GetItem",
+           "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/dynamodb/"
+                                 "aws4_request, SignedHeaders=host, Signature=x"}
+first = dispatcher.get_application(dict(environ))
+del listings[:]
+for _ in range(3):
+    assert dispatcher.get_application(dict(environ)) is first
+
+renders = []
+real_attributes = sqs_models.Queue.attributes.fget
+def counting_attributes(self):
+    renders.append(1)
+    return real_attributes(self)
+sqs_models.Queue.attributes = property(counting_attributes)
+with mock_aws():
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    for i in range(10):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    del renders[:]
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(got) == 10, got
+print(json.dumps({"listings": len(listings), "renders": len(renders),
+                  "nodelay": WSGIRequestHandler.disable_nagle_algorithm}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["patched", "moto"])
+def test_the_server_does_not_repeat_per_request_work(mode: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNT_PER_REQUEST_WORK, mode],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    work = json.loads(result.stdout.strip().splitlines()[-1])
+    if mode == "patched":
+        assert work == {"listings": 0, "renders": 0, "nodelay": True}
+    else:  # moto as it comes: what the patches remove
+        assert work["listings"] >= 3 and work["renders"] >= 10 and work["nodelay"] is False
+
+
+def test_connections_are_kept_alive_between_requests(endpoint: str) -> None:
+    """werkzeug closes every connection after one response; the emulator keeps it (each
+    SDK call would otherwise pay a connect and a new server thread)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    headers = {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "DynamoDB_20120810.ListTables",
+        "authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/"
+        "aws4_request, SignedHeaders=host, Signature=x",
+    }
+    sockets = []
+    try:
+        for _ in range(3):
+            connection.request("POST", "/", body=b"{}", headers=headers)
+            response = connection.getresponse()
+            assert response.status == 200 and "TableNames" in json.loads(response.read())
+            assert (response.getheader("connection") or "").lower() != "close"
+            sockets.append(connection.sock)
+    finally:
+        connection.close()
+    assert sockets[0] is not None and sockets[0] is sockets[1] is sockets[2]

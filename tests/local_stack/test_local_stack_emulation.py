@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,17 @@ from scripts.local_stack.gateway import (
     make_route,
     map_response,
 )
-from scripts.local_stack.pollers import PipePoller, QueuePoller, StoppableThread, matches
+from scripts.local_stack.pollers import (
+    PipePoller,
+    QueuePoller,
+    ScheduleRunner,
+    StoppableThread,
+    matches,
+    rate_seconds,
+)
 from scripts.local_stack.runtime import InvocationError
+
+from jobs_platform.jobs import messages
 
 JOB_FILTER = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "JOB#"}]}}}}
 AUTH = Authorizer("a1", "authorizer", ("$request.header.x-api-key",), True, 0)
@@ -216,6 +226,7 @@ def test_pipe_dead_letters_a_record_after_its_retry_cap() -> None:
     poller.queue_url, poller.queue_arn = "https://sqs/jobs", "arn:aws:sqs:us-east-1:1:jobs"
     poller.stream_arn = "arn:aws:dynamodb:us-east-1:1:table/jobs/stream/x"
     poller.max_retries, poller.dlq_arn = 2, "arn:aws:sqs:us-east-1:1:jobs-dlq"
+    poller.shard_id = "shardId-1"
 
     delivered = poller.deliver(
         [
@@ -228,3 +239,95 @@ def test_pipe_dead_letters_a_record_after_its_retry_cap() -> None:
     assert poller.sqs.attempts == 3  # the first try and two retries
     [failure] = poller.sqs.dead_lettered  # only e1, never e0 twice
     assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == "7"
+    # The record is what the DLQ bookkeeping reads (jobs/messages.py): where the batch is.
+    assert failure["DDBStreamBatchInfo"]["endSequenceNumber"] == "7"
+    assert messages.read(json.dumps(failure)) == messages.PipeFailure(
+        stream_arn=poller.stream_arn, shard_id="shardId-1", first_sequence="7", last_sequence="7"
+    )
+
+
+def hand_built_pipe(sqs: Any, max_retries: int) -> PipePoller:
+    poller = PipePoller.__new__(PipePoller)
+    StoppableThread.__init__(poller, "pipe:test")
+    poller.sqs, poller.log = sqs, lambda _m: None
+    poller.queue_url, poller.queue_arn = "https://sqs/jobs", "arn:aws:sqs:us-east-1:1:jobs"
+    poller.stream_arn = "arn:aws:dynamodb:us-east-1:1:table/jobs/stream/x"
+    poller.max_retries, poller.dlq_arn = max_retries, "arn:aws:sqs:us-east-1:1:jobs-dlq"
+    poller.stopping.wait = lambda _t=None: False  # type: ignore[method-assign]  # no pauses
+    return poller
+
+
+class TargetSqs(FailingTargetSqs):
+    """A target that takes every entry (unless the pipe's injected fault stops it first)."""
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        self.attempts += 1
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def test_pipe_fault_file_fails_every_send_and_one_record_names_the_whole_batch(
+    tmp_path: Path,
+) -> None:
+    sqs = TargetSqs()
+    poller = hand_built_pipe(sqs, max_retries=3)
+    poller.fault_file = tmp_path / "pipe-target"
+    poller.shard_id = "shardId-1"
+    batch = [
+        {
+            "eventID": f"e{n}",
+            "dynamodb": {"SequenceNumber": str(n), "ApproximateCreationDateTime": n},
+        }
+        for n in (11, 12, 13)
+    ]
+    assert poller.deliver(batch) == 3 and sqs.attempts == 1  # no fault file: delivered
+
+    poller.fault_file.write_text("")
+    assert poller.deliver(batch) == 0
+    assert sqs.attempts == 1  # the injected fault fails the send before the target
+    [failure] = sqs.dead_lettered
+    info = failure["DDBStreamBatchInfo"]
+    assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"]) == (
+        "shardId-1", "11", "13",
+    )  # fmt: skip
+    assert info["batchSize"] == 3
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+@pytest.mark.parametrize(
+    ("expression", "seconds"),
+    [
+        ("rate(1 minute)", 60),
+        ("rate(5 minutes)", 300),
+        ("rate(2 hours)", 7200),
+        ("rate(1 day)", 86400),
+        ("cron(0/5 * * * ? *)", None),
+        ("rate(five minutes)", None),
+    ],
+)
+def test_schedule_rates(expression: str, seconds: int | None) -> None:
+    assert rate_seconds(expression) == seconds
+
+
+def test_schedule_runner_invokes_its_function_with_the_input_and_records_the_role_call() -> None:
+    calls: list[tuple[str, Any]] = []
+    recorded: list[tuple[str, str]] = []
+    schedule = {
+        "Name": "p-bookkeeper",
+        "ScheduleExpression": "rate(5 minutes)",
+        "State": "ENABLED",
+        "Target": {"Arn": "arn:aws:lambda:us-east-1:1:function:p-bookkeeper", "Input": "{}"},
+    }
+    runner = ScheduleRunner(
+        schedule,
+        lambda name, event: calls.append((name, event)),
+        log=lambda _m: None,
+        record=lambda action, resource: recorded.append((action, resource)),
+        period=0.5,
+    )
+    assert runner.period == 0.5
+    assert ScheduleRunner(schedule, None, None).period == 300  # the declared rate
+    runner.run_once()
+    assert calls == [("p-bookkeeper", {})]
+    assert recorded == [("lambda:InvokeFunction", schedule["Target"]["Arn"])]
+    with pytest.raises(NotImplementedError, match="--schedule-period"):
+        ScheduleRunner({**schedule, "ScheduleExpression": "cron(0 * * * ? *)"}, None, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ def pool_of(tmp_path: Path, source: Path, handler: str, concurrency: int) -> Fun
             function_name="fn",
             handler=handler,
             environment={"PATH": "/usr/bin:/bin"},
-            timeout_seconds=30,
+            timeout_seconds=300,  # a wave waits for its slowest cold start
             memory_mb=128,
             log_path=tmp_path / "fn.log",
             source_root=source,
@@ -84,8 +85,8 @@ def pool_of(tmp_path: Path, source: Path, handler: str, concurrency: int) -> Fun
 
 
 def test_pool_runs_requests_concurrently_up_to_its_concurrency(tmp_path: Path) -> None:
-    """8 requests that each wait for all 4 to be in at once: only possible with 4
-    environments working at the same time; never more than 4 exist."""
+    """8 requests in two waves of 4, each waiting for its whole wave to be in at once:
+    only possible with 4 environments working at the same time; never more than 4 exist."""
     pool = pool_of(tmp_path, REPO_ROOT / "lambdas", "tests.local_stack.fake_handlers.rendezvous", 4)
     rendezvous = tmp_path / "rendezvous"
     rendezvous.mkdir()
@@ -99,7 +100,7 @@ def test_pool_runs_requests_concurrently_up_to_its_concurrency(tmp_path: Path) -
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=120)
+            thread.join(timeout=300)
     finally:
         pool.stop()
     assert len(results) == 8 and all(r["met"] >= 4 for r in results), results
@@ -121,3 +122,49 @@ def test_edited_handler_takes_effect_on_the_next_request(tmp_path: Path) -> None
     finally:
         pool.stop()
     assert pool.retired >= 1
+
+
+def fixed_source(tmp_path: Path, body: str) -> Path:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "init_handler.py").write_text(body)
+    return source
+
+
+def test_an_init_past_the_limit_is_reported_as_a_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scripts.local_stack.runtime.INIT_TIMEOUT_SECONDS", 1.0)
+    source = fixed_source(tmp_path, "import time\ntime.sleep(60)\ndef handler(e, c):\n    pass\n")
+    fn = FunctionRuntime("fn", "init_handler.handler", {"PATH": "/usr/bin:/bin"}, 5, 128,
+                         tmp_path / "fn.log", source_root=source)  # fmt: skip
+    with pytest.raises(InvocationError) as caught:
+        fn.invoke({})
+    assert caught.value.error_type == "Runtime.InitError"
+    assert "did not initialise within 1 s" in str(caught.value)
+
+
+def test_an_import_error_is_reported_as_an_init_failure(tmp_path: Path) -> None:
+    source = fixed_source(tmp_path, "raise ImportError('no such thing')\n")
+    fn = FunctionRuntime("fn", "init_handler.handler", {"PATH": "/usr/bin:/bin"}, 5, 128,
+                         tmp_path / "fn.log", source_root=source)  # fmt: skip
+    with pytest.raises(InvocationError) as caught:
+        fn.invoke({})
+    assert caught.value.error_type == "Runtime.InitError"
+    assert "failed to initialise" in str(caught.value)
+    assert "no such thing" in (tmp_path / "fn.log").read_text()
+
+
+def test_an_environment_ignores_ctrl_c_and_is_stopped_by_its_parent(tmp_path: Path) -> None:
+    """Ctrl-C on `make local` signals the whole process group: the environments must not
+    die mid-request with a KeyboardInterrupt (the parent stops them)."""
+    fn = runtime(tmp_path, "env")
+    try:
+        pid = fn.invoke({"name": "PATH"})["pid"]
+        os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)  # an absence to show: give the signal time to act (it would kill)
+        again = fn.invoke({"name": "PATH"})
+    finally:
+        fn.stop()
+    assert again["pid"] == pid and fn.cold_starts == 1
+    assert "KeyboardInterrupt" not in (tmp_path / "fn.log").read_text()

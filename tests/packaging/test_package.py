@@ -32,7 +32,7 @@ def test_two_builds_are_byte_identical(
 ) -> None:
     _, first = first_build
     assert build(tmp_path) == first
-    assert set(first) == {"api", "authorizer", "worker"}
+    assert set(first) == {"api", "authorizer", "worker", "bookkeeper"}
 
 
 def test_changing_one_handler_changes_only_its_zip(

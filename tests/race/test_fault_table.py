@@ -11,7 +11,8 @@ no row can pass without the protection it claims to test. `make faults` prints t
 
 SQS is modelled by `SimQueue` (batches, receive counts, visibility timeout on a fake
 clock, maxReceiveCount -> DLQ); the worker's Lambda deadline by `Deadline` (a job's run
-uses up its declared time; past the deadline the invocation dies, as Lambda kills it).
+uses up its declared time; past the deadline the invocation dies, as Lambda kills it);
+the DLQ as the bookkeeping function reads it by `DlqSqs`.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ from scripts.local_stack.runtime import FunctionRuntime, InvocationError
 
 from jobs_platform import config, job_types, schema
 from jobs_platform.clock import utc_now
-from jobs_platform.config import WorkerSettings
+from jobs_platform.config import BookkeeperSettings, WorkerSettings
 from jobs_platform.errors import PreconditionFailed
+from jobs_platform.handlers import bookkeeper as bookkeeper_module
 from jobs_platform.handlers import worker as worker_module
-from jobs_platform.jobs import Job, JobStatus, JobStore, transitions
+from jobs_platform.jobs import Job, JobStatus, JobStore, messages, transitions
 from jobs_platform.jobs.model import CLAIMED_UNTIL
+from jobs_platform.jobs.transitions import DEAD_LETTERED
 from jobs_platform.sessions import SessionStore
 from tests.helpers import api_event, create_table, job_record, sqs_event, sqs_record
 
@@ -299,6 +302,91 @@ def not_terminal(store: JobStore, tenant: str, jobs: list[Job]) -> int:
         for job in jobs
         if (current := store.load(tenant, job.job_id)) is None or current.status not in TERMINAL
     )
+
+
+class DlqSqs:
+    """The jobs DLQ (`SimQueue.dlq`) through the SQS calls the DLQ bookkeeping makes:
+    receive (held until released), make visible again, send, delete."""
+
+    def __init__(self, queue: SimQueue) -> None:
+        self.queue = queue
+        self.held: set[str] = set()
+
+    def receive_message(self, QueueUrl: str, MaxNumberOfMessages: int, **_: Any) -> dict[str, Any]:
+        batch = [m for m in self.queue.dlq if m.message_id not in self.held]
+        batch = batch[:MaxNumberOfMessages]
+        self.held.update(m.message_id for m in batch)
+        return {
+            "Messages": [
+                {"MessageId": m.message_id, "ReceiptHandle": m.message_id, "Body": m.record["body"]}
+                for m in batch
+            ]
+        }
+
+    def change_message_visibility_batch(
+        self, QueueUrl: str, Entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        for entry in Entries:
+            self.held.discard(entry["ReceiptHandle"])
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        for entry in Entries:
+            message_id = f"d-{uuid.uuid4().hex[:10]}"
+            record = {**_stream_sqs_record(entry["MessageBody"]), "messageId": message_id}
+            self.queue.dlq.append(Message(message_id, record))
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> None:  # the pipe's DLQ send
+        self.send_message_batch(QueueUrl, [{"Id": "0", "MessageBody": MessageBody}])
+
+    def get_queue_url(self, QueueName: str) -> dict[str, str]:
+        return {"QueueUrl": QueueName}
+
+    def delete_message(self, QueueUrl: str, ReceiptHandle: str) -> None:
+        self.queue.dlq = [m for m in self.queue.dlq if m.message_id != ReceiptHandle]
+        self.held.discard(ReceiptHandle)
+
+
+def run_bookkeeping(
+    client: Any, table: str, clock: FakeClock, queue: SimQueue, streams: Any = None
+) -> dict[str, int]:
+    """One run of the DLQ bookkeeping function over `queue.dlq` (DynamoDB reachable)."""
+    settings = BookkeeperSettings.from_env(
+        {
+            config.JOBS_TABLE_NAME: table,
+            config.JOBS_DLQ_URL: "dlq",
+            config.LOG_LEVEL: "WARNING",
+            config.SERVICE_NAME: "faults",
+        }
+    )
+    deps = bookkeeper_module.Dependencies(
+        settings=settings,
+        jobs=JobStore(client, table, clock=clock),
+        sqs=DlqSqs(queue),
+        streams=streams,
+        clock=clock,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bookkeeper_module, "dependencies", lambda: deps)
+        result: dict[str, int] = bookkeeper_module.handler({}, Deadline(60_000))
+    return result
+
+
+def redrive_and_run(store: JobStore, queue: SimQueue, clock: FakeClock, handler: Any) -> None:
+    """What `make redrive REDRIVE_ARGS=--apply` does with the DLQ's job messages (queue a
+    dead-lettered job again, move its message back), then the worker's deliveries."""
+    redriven = SimQueue()
+    for message in queue.dlq:
+        parsed = messages.read(message.record["body"])
+        assert isinstance(parsed, messages.JobMessage), message.record["body"]
+        job = store.load_by_key(parsed.pk, parsed.sk)
+        assert job is not None and job.error is not None
+        assert job.error["code"] == DEAD_LETTERED
+        assert store.requeue(job) is not None
+        redriven.send({**message.record, "attributes": {}})
+    queue.dlq.clear()
+    run_worker(redriven, clock, handler)
 
 
 def mutate_claim_to_queued_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -934,4 +1022,204 @@ def test_fifty_concurrent_session_writers_with_if_match(
         fault="50 concurrent session writers with If-Match",
         protection="conditional write on the version (If-Match / ETag)",
         mutation="If-Match: * (no version check)",
+    )
+
+
+# -- rows 9-11: a job's message reaches the DLQ without the worker's bookkeeping ---------------
+
+
+def _final_delivery_queue(jobs: list[Job], tenant: str) -> SimQueue:
+    """The jobs' messages with every receive but the last used up (earlier deliveries)."""
+    queue = queue_of(jobs, tenant)
+    for message in queue.messages:
+        message.receives = MAX_RECEIVE - 1
+    return queue
+
+
+@pytest.mark.parametrize("mutated", [False, True], ids=["shipped", "mutated"])
+def test_worker_killed_during_the_final_delivery(
+    mutated: bool,
+    race_client: Any,
+    store: JobStore,
+    worker: ModuleType,
+    table: str,
+    clock: FakeClock,
+    executions: Counter[str],
+    tenant: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    jobs = submit_jobs(store, tenant, 3)
+    queue = _final_delivery_queue(jobs, tenant)
+    counting_run = job_types.run
+
+    def killed_while_running(job_type: str, payload: dict[str, Any], **kwargs: Any) -> Any:
+        raise Killed("the worker's process was killed while it ran the job")
+
+    # The final delivery claims each job and dies running it (no code of the worker runs
+    # after a SIGKILL or a timeout); SQS then moves the messages to the DLQ.
+    monkeypatch.setattr(job_types, "run", killed_while_running)
+    run_worker(queue, clock, worker.handler, rounds=2)
+    monkeypatch.setattr(job_types, "run", counting_run)
+    assert len(queue.dlq) == 3 and not queue.messages
+    # The job being run when the process died is left running (leased), the rest of its
+    # batch queued.
+    statuses = [store.get(tenant, j.job_id).status for j in jobs]
+    assert JobStatus.RUNNING in statuses and set(statuses) <= {JobStatus.RUNNING, JobStatus.QUEUED}
+
+    if not mutated:  # the mutation: no DLQ bookkeeping
+        assert run_bookkeeping(race_client, table, clock, queue) == {"marked": 3}
+    lost = not_terminal(store, tenant, jobs)
+    if not mutated:
+        redrive_and_run(store, queue, clock, worker.handler)
+        assert {store.get(tenant, j.job_id).status for j in jobs} == {JobStatus.SUCCEEDED}
+    double = sum(1 for job in jobs if executions[str(job.payload["n"])] > 1)
+    check(
+        "killed-final-delivery",
+        mutated,
+        lost,
+        double,
+        fault="worker killed during a job's final delivery",
+        protection="DLQ bookkeeping: running, lease over, message in the DLQ -> failed",
+        mutation="no DLQ bookkeeping",
+    )
+
+
+class Unreachable:
+    """A botocore `before-send` hook: every request fails as if DynamoDB could not be
+    reached (a 503 for each try; the SDK's retries fail too)."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse:
+        self.refused += 1
+        error = json.dumps({"__type": "ServiceUnavailable", "message": "injected"}).encode()
+        return AWSResponse(request.url, 503, {"content-type": "application/x-amz-json-1.0"},
+                           _Raw(error))  # fmt: skip
+
+
+@pytest.mark.parametrize("mutated", [False, True], ids=["shipped", "mutated"])
+def test_dynamodb_unreachable_for_the_whole_final_delivery(
+    mutated: bool,
+    dynamodb_local: DynamoDBLocal,
+    race_client: Any,
+    store: JobStore,
+    worker: ModuleType,
+    table: str,
+    clock: FakeClock,
+    executions: Counter[str],
+    tenant: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    jobs = submit_jobs(store, tenant, 3)
+    queue = _final_delivery_queue(jobs, tenant)
+    unreachable = boto3.client(
+        "dynamodb",
+        endpoint_url=dynamodb_local.endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id="race",
+        aws_secret_access_key="race",
+        config=Config(retries={"mode": "standard", "max_attempts": 2}),
+    )
+    refusing = Unreachable()
+    unreachable.meta.events.register("before-send.dynamodb", refusing)
+    # The final delivery: the worker cannot read, claim or mark a job (its own bookkeeping
+    # on the last receive fails too); SQS then moves the messages to the DLQ.
+    down = worker_deps(unreachable, table, clock)
+    monkeypatch.setattr(worker_module, "dependencies", lambda: down)
+    run_worker(queue, clock, worker_module.handler, rounds=2)
+    assert refusing.refused > 0 and len(queue.dlq) == 3
+    assert {store.get(tenant, j.job_id).status for j in jobs} == {JobStatus.QUEUED}
+
+    # DynamoDB is back.
+    up = worker_deps(race_client, table, clock)
+    monkeypatch.setattr(worker_module, "dependencies", lambda: up)
+    if not mutated:  # the mutation: no DLQ bookkeeping
+        assert run_bookkeeping(race_client, table, clock, queue) == {"marked": 3}
+    lost = not_terminal(store, tenant, jobs)
+    if not mutated:
+        redrive_and_run(store, queue, clock, worker_module.handler)
+        assert {store.get(tenant, j.job_id).status for j in jobs} == {JobStatus.SUCCEEDED}
+    double = sum(1 for job in jobs if executions[str(job.payload["n"])] > 1)
+    check(
+        "dynamodb-unreachable",
+        mutated,
+        lost,
+        double,
+        fault="DynamoDB unreachable for a whole final delivery",
+        protection="DLQ bookkeeping: queued, message in the DLQ -> failed",
+        mutation="no DLQ bookkeeping",
+    )
+
+
+class RefusingTarget(DlqSqs):
+    """The pipe's target refuses every send; its DLQ is the queue's DLQ."""
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        if QueueUrl == "jobs":
+            raise ConnectionError("injected: the jobs queue refuses the pipe's sends")
+        return super().send_message_batch(QueueUrl, Entries)
+
+
+@pytest.mark.parametrize("mutated", [False, True], ids=["shipped", "mutated"])
+def test_pipe_delivery_failure(
+    mutated: bool,
+    dynamodb_local: DynamoDBLocal,
+    race_client: Any,
+    store: JobStore,
+    worker: ModuleType,
+    table: str,
+    clock: FakeClock,
+    executions: Counter[str],
+    tenant: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As the functions' clients (jobs_platform.aws): no client-side validation (DynamoDB
+    # Local's sequence numbers are shorter than the 21 digits the SDK's model asks for).
+    streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint,
+                           region_name="eu-west-1", aws_access_key_id="race",
+                           aws_secret_access_key="race",
+                           config=Config(parameter_validation=False))  # fmt: skip
+    stream_arn = race_client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    queue = SimQueue()
+    pipe = PipePoller.__new__(PipePoller)
+    StoppableThread.__init__(pipe, "pipe:faults")
+    pipe.streams, pipe.sqs, pipe.log = streams, RefusingTarget(queue), lambda _m: None
+    pipe.stream_arn, pipe.queue_url, pipe.queue_arn = stream_arn, "jobs", "arn:jobs"
+    pipe.batch_size, pipe.max_retries = 10, 3
+    pipe.dlq_arn = "arn:aws:sqs:eu-west-1:1:jobs-dlq"
+    pipe.starting_position, pipe.iterators, pipe.passed, pipe.filtered = "TRIM_HORIZON", {}, 0, 0
+    pipe.patterns = [
+        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "JOB#"}]}}}}
+    ]
+    pipe.stopping.wait = lambda _t=None: False  # type: ignore[method-assign]  # no real pauses
+    pipe._refresh_shards()
+    jobs = submit_jobs(store, tenant, 4)
+    for _ in range(10):  # until the stream is read to its end
+        pipe.poll_once()
+    # The pipe gave up: one failure record (stream sequence numbers, no job) in the DLQ.
+    [record] = queue.dlq
+    assert isinstance(messages.read(record.record["body"]), messages.PipeFailure)
+
+    if mutated:  # the mutation: the bookkeeping does not understand the pipe's record
+
+        def unreadable(deps: Any, message: Any, failure: Any) -> str:
+            return "unreadable"
+
+        monkeypatch.setattr(bookkeeper_module, "replace_pipe_failure", unreadable)
+    run_bookkeeping(race_client, table, clock, queue, streams=streams)
+    lost = not_terminal(store, tenant, jobs)
+    if not mutated:
+        assert len(queue.dlq) == len(jobs)  # the record, replaced by the jobs' messages
+        redrive_and_run(store, queue, clock, worker.handler)
+        assert {store.get(tenant, j.job_id).status for j in jobs} == {JobStatus.SUCCEEDED}
+    double = sum(1 for job in jobs if executions[str(job.payload["n"])] > 1)
+    check(
+        "pipe-failure",
+        mutated,
+        lost,
+        double,
+        fault="outbox pipe gives up on a batch (its DLQ record)",
+        protection="DLQ bookkeeping reads the batch back from the stream -> failed",
+        mutation="pipe failure records not understood",
     )

@@ -102,6 +102,7 @@ def test_outputs_name_every_resource(stack: AppliedStack) -> None:
     assert outputs["function_names"] == {
         "api": f"{prefix}-api",
         "authorizer": f"{prefix}-authorizer",
+        "bookkeeper": f"{prefix}-bookkeeper",
         "worker": f"{prefix}-worker",
     }
     assert outputs["api_id"] and outputs["api_endpoint"]
@@ -259,7 +260,7 @@ def test_alarms_notify_the_kms_encrypted_topic_and_the_dashboard_exists(
     expected = {
         *(
             f"{prefix}-{f}-{m}"
-            for f in ("api", "authorizer", "worker")
+            for f in ("api", "authorizer", "worker", "bookkeeper")
             for m in ("errors", "throttles", "duration-p99")
         ),
         f"{prefix}-jobs-age-of-oldest-message",

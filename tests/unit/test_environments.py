@@ -101,6 +101,7 @@ def test_object_attributes_take_their_optional_defaults_as_in_terraform(tmp_path
         "api": 512,
         "authorizer": 256,
         "worker": 512,
+        "bookkeeper": 128,
     }
 
 

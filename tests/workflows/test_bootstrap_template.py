@@ -259,6 +259,7 @@ NAME_ATTRIBUTES = {
 # fails when the Terraform gains a named resource or changes a name expression: add or
 # update its entry here, then make the deploy role in bootstrap/template.yaml admit it.
 FN = "arn:aws:lambda:{r}:{a}:function:{p}"
+SCHEDULE = "arn:aws:scheduler:{r}:{a}:schedule/default/{p}"
 ESM = "arn:aws:lambda:{r}:{a}:event-source-mapping:0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 SECRET = "arn:aws:secretsmanager:{r}:{a}:secret:{p}/edge/origin-verify-AbCdEf"
 WEBACL = "arn:aws:wafv2:us-east-1:{a}:global/webacl/{p}-edge/0123-abcd"
@@ -409,6 +410,26 @@ TERRAFORM_NAMES: dict[tuple[str, str, str], tuple[str, list[tuple[str, str]]]] =
             ("lambda:CreateFunction", FN + "-api"),
             ("lambda:GetFunctionCodeSigningConfig", FN + "-api"),
             ("lambda:PutFunctionConcurrency", FN + "-worker"),
+        ],
+    ),
+    ("terraform/modules/function/schedule.tf", "aws_iam_role.schedule", "name"): (
+        "${var.name}-schedule",
+        [
+            ("iam:CreateRole", "arn:aws:iam::{a}:role/{p}-bookkeeper-schedule"),
+            ("iam:PassRole", "arn:aws:iam::{a}:role/{p}-bookkeeper-schedule"),
+        ],
+    ),
+    ("terraform/modules/function/schedule.tf", "aws_iam_role_policy.schedule", "name"): (
+        "${var.name}-schedule",
+        [("iam:PutRolePolicy", "arn:aws:iam::{a}:role/{p}-bookkeeper-schedule")],
+    ),
+    ("terraform/modules/function/schedule.tf", "aws_scheduler_schedule.this", "name"): (
+        "${var.name}",
+        [
+            ("scheduler:CreateSchedule", SCHEDULE + "-bookkeeper"),
+            ("scheduler:GetSchedule", SCHEDULE + "-bookkeeper"),
+            ("scheduler:UpdateSchedule", SCHEDULE + "-bookkeeper"),
+            ("scheduler:DeleteSchedule", SCHEDULE + "-bookkeeper"),
         ],
     ),
     (
@@ -583,6 +604,7 @@ PLAN_NEEDS: list[tuple[str, str]] = [
     ("sns:GetSubscriptionAttributes", "*"),
     ("budgets:ViewBudget", BUDGET),
     ("pipes:DescribePipe", "arn:aws:pipes:{r}:{a}:pipe/{p}-outbox"),
+    ("scheduler:GetSchedule", SCHEDULE + "-bookkeeper"),
     ("lambda:GetEventSourceMapping", ESM),
     ("lambda:GetFunction", FN + "-api"),
     ("iam:GetRole", "arn:aws:iam::{a}:role/{p}-api"),
@@ -619,7 +641,13 @@ def request_context(world: World, env: str, action: str, template: str) -> dict[
     if action in ROLE_WRITES:
         ctx["iam:PermissionsBoundary"] = world.boundary_arn(env)
     if action == "iam:PassRole":
-        service = "pipes" if template.endswith("-outbox-pipe") else "lambda"
+        service = (
+            "pipes"
+            if template.endswith("-outbox-pipe")
+            else "scheduler"
+            if template.endswith("-schedule")
+            else "lambda"
+        )
         ctx["iam:PassedToService"] = f"{service}.amazonaws.com"
     if action == "lambda:AddPermission":
         ctx["lambda:Principal"] = "apigateway.amazonaws.com"

@@ -1,1 +1,1 @@
-"""Lambda entry points: one module per function (api, authorizer, worker)."""
+"""Lambda entry points: one module per function (api, authorizer, worker, bookkeeper)."""

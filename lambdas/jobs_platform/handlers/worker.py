@@ -22,7 +22,6 @@ is dead-lettered rather than run once more unguarded.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -35,7 +34,7 @@ from typing import Any
 from jobs_platform import aws, job_types, log, metrics, tracing
 from jobs_platform.clock import Clock, epoch_ms, utc_now
 from jobs_platform.config import WorkerSettings
-from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStatus, JobStore
+from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStatus, JobStore, messages
 
 # Created once per cold start (during init, outside the billed/latency-critical path).
 _dynamodb = aws.client("dynamodb")
@@ -56,8 +55,8 @@ class Outcome(Enum):
     DEFER = "defer"  # no time to run it: return it and every later record, unclaimed
 
 
-class UnparseableRecord(ValueError):
-    """The message body is not a jobs-table stream record for a job."""
+# The message body is not a jobs-table stream record for a job (jobs/messages.py).
+UnparseableRecord = messages.UnreadableMessage
 
 
 @dataclass(frozen=True)
@@ -90,15 +89,7 @@ def lease_until(context: Any, clock: Clock) -> int:
 
 def job_key(body: str) -> tuple[str, str]:
     """(pk, sk) of the job from the SQS body (the stream record JSON the pipe forwarded)."""
-    try:
-        record = json.loads(body)
-        keys = record["dynamodb"]["Keys"]
-        pk, sk = keys["pk"]["S"], keys["sk"]["S"]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UnparseableRecord(f"not a stream record: {type(exc).__name__}") from None
-    if not isinstance(pk, str) or not isinstance(sk, str):
-        raise UnparseableRecord("stream record keys are not strings")
-    return pk, sk
+    return messages.job_key(body)
 
 
 def _receive_count(record: Mapping[str, Any]) -> int:
@@ -169,8 +160,15 @@ def _dead_letter(deps: Dependencies, job: Job, why: str) -> None:
         f"{why}; its message went to the dead-letter queue after "
         f"{deps.settings.max_receive_count} deliveries (scripts/redrive queues it again)"
     )
-    if deps.jobs.dead_letter(job, message) is not None:
-        log.warning("job dead-lettered", reason=why)
+    failed = deps.jobs.dead_letter(job, message)
+    if failed is not None:
+        now = deps.clock()
+        values = {
+            metrics.JOBS_FAILED: 1,
+            metrics.SUBMIT_TO_TERMINAL: round(_elapsed_ms(job.created_at, now), 1),
+        }
+        emf = metrics.fields(deps.settings.service_name, job.type, epoch_ms(now), values)
+        log.with_metrics("WARNING", "job dead-lettered", reason=why, **emf)
 
 
 def process_record(

@@ -235,17 +235,24 @@ def submit(
     trace_header: str | None = None,
 ) -> SubmitResult:
     """Create a queued job, or replay the job an earlier request with the same
-    Idempotency-Key created. One transaction: quota counter, job, idempotency record."""
+    Idempotency-Key created. One transaction: quota counter, job, idempotency record.
+
+    One round trip for a new key too: the transaction is tried first (its idempotency
+    item is refused while the key's record lives), and only a refused key is read back
+    (replays are rare; a read before every keyed submit would cost every one of them)."""
     now = table.clock()
     body_hash = request_hash(job_type, payload)
     idempotency_sk = None
     if idempotency_key is not None:
         validate_idempotency_key(idempotency_key)
         idempotency_sk = schema.idempotency_sk(sha256_hex(idempotency_key))
-        replay = _replay_earlier_submission(table, tenant_id, idempotency_sk, body_hash, now)
-        if replay is not None:
-            return replay
     if daily_quota <= 0:
+        # No transaction can succeed (the counter's condition holds for a missing counter,
+        # so it is checked here): a keyed request still replays its job.
+        if idempotency_sk is not None and (
+            replay := _replay_earlier_submission(table, tenant_id, idempotency_sk, body_hash, now)
+        ):
+            return replay
         raise quota_exceeded(now, daily_quota)
 
     for attempt in range(_TRANSACTION_ATTEMPTS):

@@ -18,6 +18,9 @@ CLAIMED_UNTIL = "claimed_until"  # epoch ms: the claiming invocation's deadline 
 CLAIM_ID = "claim_id"
 REQUEST_ID = "request_id"  # the x-request-id of the API request that created the job
 TRACE_HEADER = "trace_header"  # that request's X-Ray trace header (Root=...;Parent=...)
+# The UTC day (YYYY-MM-DD) whose usage counted the job `failed` when it was dead-lettered:
+# a redrive that queues it again takes the count back from that day (jobs/transitions.py).
+DEAD_LETTERED_ON = "dead_lettered_on"
 
 
 class JobStatus(StrEnum):
@@ -50,6 +53,7 @@ class Job:
     # worker's log lines (and its trace) join the request's (absent on older items).
     request_id: str | None = None
     trace_header: str | None = None
+    dead_lettered_on: str | None = None  # set while failed with `dead_lettered`
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
@@ -72,6 +76,7 @@ class Job:
             claim_id=values.get(CLAIM_ID),
             request_id=values.get(REQUEST_ID),
             trace_header=values.get(TRACE_HEADER),
+            dead_lettered_on=values.get(DEAD_LETTERED_ON),
         )
 
     def to_new_item_values(self) -> dict[str, Any]:

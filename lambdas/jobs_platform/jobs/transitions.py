@@ -7,9 +7,11 @@
 - fail:    running (this claim) -> failed
 - dead_letter: queued, or running with an expired lease (nobody runs it) -> failed with
   `error.code` = `dead_lettered`: the worker records this before it lets a message go to
-  the dead-letter queue, so no job is left queued or running for ever
+  the dead-letter queue, and the DLQ bookkeeping (handlers/bookkeeper.py) for every job
+  whose message got there anyway, so no job is left queued or running for ever. The job
+  is counted `failed` in its tenant's usage in the same transaction
 - requeue: failed with `dead_lettered` -> queued (`scripts/redrive`, before it moves the
-  message back)
+  message back), taking that `failed` count back in the same transaction
 
 `start` claims the job for one delivery (lease + fencing token `attempts`); only the
 holder of the current claim can succeed, retry or fail it. A transition whose condition
@@ -35,7 +37,8 @@ from botocore.exceptions import ClientError
 from jobs_platform import dynamo, schema
 from jobs_platform.clock import epoch_ms, epoch_seconds, rfc3339
 from jobs_platform.errors import JobNotCancellable
-from jobs_platform.jobs.model import CLAIM_ID, CLAIMED_UNTIL, Job, JobStatus
+from jobs_platform.jobs import usage
+from jobs_platform.jobs.model import CLAIM_ID, CLAIMED_UNTIL, DEAD_LETTERED_ON, Job, JobStatus
 from jobs_platform.jobs.table import JobTable
 
 MAX_ERROR_MESSAGE_LENGTH = 1000
@@ -229,10 +232,39 @@ def fail(table: JobTable, job: Job, code: str, message: str) -> Job | None:
     return _finish_claimed(table, job, JobStatus.FAILED, {"error": _error_record(code, message)})
 
 
+def apply_counted(
+    table: JobTable, job: Job, transition: Transition, now: datetime, count: dict[str, Any]
+) -> Job | None:
+    """The transition and a usage counter update (`usage.counter_update`) as one
+    transaction: the count changes exactly when the transition applies. None when the
+    transition's condition does not hold. An ambiguous failure needs no re-read: the
+    SDK retries a transaction with the same ClientRequestToken, which DynamoDB applies
+    once."""
+    request = update_request(job, transition, now)
+    request.pop("ReturnValues")
+    try:
+        table.client.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": table.name, **request}},  # type: ignore[typeddict-item]
+                {"Update": count},  # type: ignore[typeddict-item]
+            ]
+        )
+    except ClientError as exc:
+        if dynamo.error_code(exc) != dynamo.TRANSACTION_CANCELED:
+            raise
+        reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return None
+        raise
+    return table.load(job.tenant_id, job.job_id)
+
+
 def dead_letter(table: JobTable, job: Job, message: str) -> Job | None:
-    """queued, or running with an expired lease (or none) -> failed, `dead_lettered`.
-    None when the job moved on (finished, or another delivery holds a live lease)."""
+    """queued, or running with an expired lease (or none) -> failed, `dead_lettered`,
+    counted `failed` in the tenant's usage for today (one transaction). None when the job
+    moved on (finished, or another delivery holds a live lease)."""
     now = table.clock()
+    day = now.strftime("%Y-%m-%d")
     unclaimed = Transition(
         to=JobStatus.FAILED,
         condition=(
@@ -245,29 +277,40 @@ def dead_letter(table: JobTable, job: Job, message: str) -> Job | None:
             "now_ms": epoch_ms(now),
         },
         condition_names={"#lease": CLAIMED_UNTIL},
-        set_values={"error": _error_record(DEAD_LETTERED, message)},
+        set_values={"error": _error_record(DEAD_LETTERED, message), DEAD_LETTERED_ON: day},
         remove=(CLAIMED_UNTIL, CLAIM_ID),
     )
-    return apply(
-        table,
-        job,
-        unclaimed,
-        now,
-        applied=lambda current: (
-            current.status is JobStatus.FAILED
-            and (current.error or {}).get("code") == DEAD_LETTERED
-            and current.attempts == job.attempts
-        ),
+    count = usage.counter_update(
+        table.name, job.tenant_id, now, outcome="failed", compute_ms=0, day=day
     )
+    return apply_counted(table, job, unclaimed, now, count)
 
 
 def requeue(table: JobTable, job: Job) -> Job | None:
-    """failed with `dead_lettered` -> queued (its error stays, as after a retry); None
-    when the job is not (or no longer) dead-lettered."""
-    again = Transition(
+    """failed with `dead_lettered` -> queued (its error stays, as after a retry), taking
+    back the `failed` its dead-lettering counted (one transaction); None when the job is
+    not (or no longer) dead-lettered."""
+    now = table.clock()
+    dead_lettered = "#status = :failed AND #error.#code = :dead_lettered"
+    values = {"failed": JobStatus.FAILED.value, "dead_lettered": DEAD_LETTERED}
+    names = {"#error": "error", "#code": "code", "#counted": DEAD_LETTERED_ON}
+    if job.dead_lettered_on is None:  # dead-lettered before its failure was counted
+        uncounted = Transition(
+            to=JobStatus.QUEUED,
+            condition=f"{dead_lettered} AND attribute_not_exists(#counted)",
+            condition_values=values,
+            condition_names=names,
+        )
+        return apply(table, job, uncounted, now)
+    counted = Transition(
         to=JobStatus.QUEUED,
-        condition="#status = :failed AND #error.#code = :dead_lettered",
-        condition_values={"failed": JobStatus.FAILED.value, "dead_lettered": DEAD_LETTERED},
-        condition_names={"#error": "error", "#code": "code"},
+        condition=f"{dead_lettered} AND #counted = :counted",
+        condition_values={**values, "counted": job.dead_lettered_on},
+        condition_names=names,
+        remove=(DEAD_LETTERED_ON,),
     )
-    return apply(table, job, again)
+    count = usage.counter_update(
+        table.name, job.tenant_id, now, outcome="failed", compute_ms=0,
+        day=job.dead_lettered_on, amount=-1,
+    )  # fmt: skip
+    return apply_counted(table, job, counted, now, count)

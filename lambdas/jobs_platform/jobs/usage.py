@@ -4,7 +4,9 @@ One item per tenant and day, the daily quota counter (`TENANT#<id>` / `QUOTA#<da
 - `count`: jobs submitted that day, written by the submit transaction itself (the quota
   check), so metering adds nothing to a submit: still one transaction;
 - `succeeded`, `failed`, `cancelled`: added (atomic `ADD`) when a job reaches that status,
-  one `UpdateItem` after the transition (the worker's one extra write; cancel's);
+  one `UpdateItem` after the transition (the worker's one extra write; cancel's); a job
+  dead-lettered (its message went to the DLQ) is counted `failed` in the same transaction
+  as its transition, and a redrive that queues it again takes that count back;
 - `compute_ms`: milliseconds the worker spent running the tenant's jobs, every attempt.
 
 Counters are kept `USAGE_RETENTION` (TTL), long enough for monthly invoices and a year's
@@ -57,11 +59,19 @@ def counter_key(tenant_id: str, day: str) -> dict[str, Any]:
     )
 
 
-def count(
-    table: JobTable, tenant_id: str, now: datetime, *, outcome: str | None, compute_ms: int
-) -> None:
-    """Add one `outcome` (succeeded/failed/cancelled, or None) and `compute_ms` to the
-    tenant's counters for today."""
+def counter_update(
+    table_name: str,
+    tenant_id: str,
+    now: datetime,
+    *,
+    outcome: str | None,
+    compute_ms: int,
+    day: str | None = None,
+    amount: int = 1,
+) -> dict[str, Any]:
+    """The UpdateItem arguments that add `amount` `outcome`s (succeeded/failed/cancelled,
+    or None) and `compute_ms` to the tenant's counters for `day` (default: today). Also a
+    TransactWriteItems `Update`, so a transition and its count can be one atomic write."""
     if outcome is not None and outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     names = {"#expires": schema.TTL_ATTRIBUTE, "#ms": COMPUTE_MS}
@@ -72,14 +82,25 @@ def count(
     adds = ["#ms :ms"]
     if outcome is not None:
         names["#outcome"] = outcome
-        values["one"] = 1
-        adds.append("#outcome :one")
+        values["amount"] = amount
+        adds.append("#outcome :amount")
+    return {
+        "TableName": table_name,
+        "Key": counter_key(tenant_id, day or now.strftime("%Y-%m-%d")),
+        "UpdateExpression": "SET #expires = if_not_exists(#expires, :expires) ADD "
+        + ", ".join(adds),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": dynamo.values(**values),
+    }
+
+
+def count(
+    table: JobTable, tenant_id: str, now: datetime, *, outcome: str | None, compute_ms: int
+) -> None:
+    """Add one `outcome` (succeeded/failed/cancelled, or None) and `compute_ms` to the
+    tenant's counters for today."""
     table.client.update_item(
-        TableName=table.name,
-        Key=counter_key(tenant_id, now.strftime("%Y-%m-%d")),
-        UpdateExpression="SET #expires = if_not_exists(#expires, :expires) ADD " + ", ".join(adds),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=dynamo.values(**values),
+        **counter_update(table.name, tenant_id, now, outcome=outcome, compute_ms=compute_ms)
     )
 
 

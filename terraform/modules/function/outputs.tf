@@ -41,3 +41,13 @@ output "alarm_names" {
     duration  = aws_cloudwatch_metric_alarm.duration.alarm_name
   }
 }
+
+output "schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule invoking the function (null without one)."
+  value       = one(aws_scheduler_schedule.this[*].name)
+}
+
+output "schedule_role_arn" {
+  description = "ARN of the role the schedule invokes the function with (null without a schedule)."
+  value       = one(aws_iam_role.schedule[*].arn)
+}

@@ -152,6 +152,20 @@ variable "sqs_event_source" {
   }
 }
 
+variable "schedule" {
+  description = "Optional EventBridge Scheduler schedule invoking the function (an `expression` such as rate(5 minutes)); creates the schedule and the role it invokes the function with (permissions_boundary_arn applies to it too)."
+  type = object({
+    expression  = string
+    description = optional(string, "")
+  })
+  default = null
+
+  validation {
+    condition     = var.schedule == null || can(regex("^(rate\\(1 minute\\)|rate\\([1-9][0-9]* minutes\\)|rate\\([1-9][0-9]* hours?\\)|cron\\(.+\\))$", var.schedule.expression))
+    error_message = "schedule.expression must be rate(1 minute), rate(N minutes), rate(N hours) or cron(...)."
+  }
+}
+
 variable "tags" {
   description = "Tags for the function, role and log group (provider default_tags come on top)."
   type        = map(string)

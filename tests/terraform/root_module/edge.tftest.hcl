@@ -30,6 +30,7 @@ variables {
     api        = { zip_path = "dist/lambda/api.zip", sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
     authorizer = { zip_path = "dist/lambda/authorizer.zip", sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
     worker     = { zip_path = "dist/lambda/worker.zip", sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
+    bookkeeper = { zip_path = "dist/lambda/bookkeeper.zip", sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
   }
   # Not under test here (the budget module's own validation wants a limit when on; prod
   # wants 90 days of logs).

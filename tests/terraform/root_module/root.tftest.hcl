@@ -97,6 +97,7 @@ variables {
     api        = { zip_path = "dist/lambda/api.zip", sha256 = "99dOOBfMpGJeBJpg8S1Ow7GOijH1L+GN5G6jx5qr1KQ=" }
     authorizer = { zip_path = "dist/lambda/authorizer.zip", sha256 = "qfT+3MiA4b+bBnAB3R4P7avqc/S/2Fy0kZs15cZKqSU=" }
     worker     = { zip_path = "dist/lambda/worker.zip", sha256 = "iEFVO3YgQwXKXbP95iNSihy0Wvop+8NSiTFx84q4AXE=" }
+    bookkeeper = { zip_path = "dist/lambda/bookkeeper.zip", sha256 = "iEFVO3YgQwXKXbP95iNSihy0Wvop+8NSiTFx84q4AXE=" }
   }
 }
 
@@ -114,8 +115,8 @@ run "prod_plan_has_edge_budget_and_guardrails" {
   }
 
   assert {
-    condition     = toset(keys(module.function)) == toset(["api", "authorizer", "worker"])
-    error_message = "The three functions of docs/architecture.md."
+    condition     = toset(keys(module.function)) == toset(["api", "authorizer", "worker", "bookkeeper"])
+    error_message = "The four functions of docs/architecture.md."
   }
 
   assert {
