@@ -1116,9 +1116,9 @@ def test_dynamodb_unreachable_for_the_whole_final_delivery(
     unreachable = boto3.client(
         "dynamodb",
         endpoint_url=dynamodb_local.endpoint,
-        region_name="eu-west-1",
-        aws_access_key_id="race",
-        aws_secret_access_key="race",
+        region_name=fake_aws.REGION,
+        aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+        aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
         config=Config(retries={"mode": "standard", "max_attempts": 2}),
     )
     refusing = Unreachable()
@@ -1177,8 +1177,8 @@ def test_pipe_delivery_failure(
     # As the functions' clients (jobs_platform.aws): no client-side validation (DynamoDB
     # Local's sequence numbers are shorter than the 21 digits the SDK's model asks for).
     streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint,
-                           region_name="eu-west-1", aws_access_key_id="race",
-                           aws_secret_access_key="race",
+                           region_name=fake_aws.REGION, aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+                           aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
                            config=Config(parameter_validation=False))  # fmt: skip
     stream_arn = race_client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     queue = SimQueue()
@@ -1187,7 +1187,7 @@ def test_pipe_delivery_failure(
     pipe.streams, pipe.sqs, pipe.log = streams, RefusingTarget(queue), lambda _m: None
     pipe.stream_arn, pipe.queue_url, pipe.queue_arn = stream_arn, "jobs", "arn:jobs"
     pipe.batch_size, pipe.max_retries = 10, 3
-    pipe.dlq_arn = "arn:aws:sqs:eu-west-1:1:jobs-dlq"
+    pipe.dlq_arn = f"arn:aws:sqs:{fake_aws.REGION}:1:jobs-dlq"
     pipe.starting_position, pipe.iterators, pipe.passed, pipe.filtered = "TRIM_HORIZON", {}, 0, 0
     pipe.patterns = [
         {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "JOB#"}]}}}}
