@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 import boto3
 import requests
 
+from scripts import fake_aws
 from scripts.api_keys import create_api_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -129,10 +130,10 @@ def mint_tenant_key(state_dir: Path, tenant: str) -> str:
     details = json.loads((state_dir / "emulator.json").read_text())
     client = boto3.client(
         "dynamodb",
-        region_name="us-east-1",
+        region_name=fake_aws.REGION,
         endpoint_url=details["emulator_endpoint"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",  # noqa: S106 - the emulator's fake credentials
+        aws_access_key_id=fake_aws.ACCESS_KEY_ID,
+        aws_secret_access_key=fake_aws.SECRET_ACCESS_KEY,
     )
     key, _ = create_api_key(
         details["outputs"]["api_keys_table_name"], tenant, "load run", 10_000_000, client=client

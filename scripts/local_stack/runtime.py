@@ -36,6 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from scripts import fake_aws
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOT = REPO_ROOT / "lambdas"
 
@@ -172,7 +174,7 @@ def install_call_recorder(path: Path) -> None:
     operation with its item writes and reads in `<path stem>.ops.jsonl` (the cost model)."""
     import boto3  # noqa: PLC0415 - only in the function's process, only when recording
 
-    region = os.environ.get("AWS_REGION", "us-east-1")
+    region = os.environ.get("AWS_REGION", fake_aws.REGION)
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
     log = path.open("a", encoding="utf-8", buffering=1)
@@ -498,7 +500,7 @@ class LambdaContext:
 
     def __init__(self, request_id: str, deadline_epoch_ms: int) -> None:
         name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
-        region = os.environ.get("AWS_REGION", "us-east-1")
+        region = os.environ.get("AWS_REGION", fake_aws.REGION)
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{name}"

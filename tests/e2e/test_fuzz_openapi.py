@@ -9,6 +9,10 @@ or one of API Gateway's own documented answers (`{"message"}` with `apigw-reques
 401 without a key, 403 for a refused key). A request that hangs fails the test at its
 timeout. The run's counts are printed and checked at the end (>= 1,000 requests).
 
+The fuzz paces itself below the stage's throttling rate, as a well-behaved client does:
+API Gateway's own 429 (stage throttling, `{"message"}`) is not what is under test, and a
+drained bucket would throttle the tests that follow.
+
 Not checked: schemathesis's "positive data is accepted". What DynamoDB can store cannot be
 said in JSON Schema (38 significant digits, no magnitude under 1e-130, so Hypothesis's
 5e-324 is refused with a documented 422), nor which test job types an environment has.
@@ -17,6 +21,8 @@ said in JSON Schema (38 significant digits, no magnitude under 1e-130, so Hypoth
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ import yaml
 from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
+from scripts.local_stack.gateway import ApiConfig
 
 from tests.e2e.conftest import Stack
 
@@ -42,6 +49,7 @@ MAX_EXAMPLES = 170
 SEED = 20_251_201
 REQUEST_TIMEOUT_SECONDS = 30
 MIN_REQUESTS = 1_000
+PACE_SHARE_OF_STAGE_RATE = 0.8
 
 COUNTS: Counter[str] = Counter()
 OPERATIONS_RUN: set[str] = set()
@@ -62,6 +70,31 @@ def api_schema(stack: Stack) -> Any:
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+class Pacer:
+    """At most `rate` requests per second, evenly spaced."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval, self.next_at, self.lock = 1 / rate, time.monotonic(), threading.Lock()
+
+    def wait(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            self.next_at = max(self.next_at, now) + self.interval
+            pause = self.next_at - self.interval - now
+        if pause > 0:
+            time.sleep(pause)
+
+
+@pytest.fixture(scope="module")
+def pacer(stack: Stack) -> Pacer:
+    """Paced under the stage's throttling rate as the stack's API declares it."""
+    apigw = stack.client("apigatewayv2")
+    [api] = apigw.get_apis()["Items"]
+    rate = ApiConfig.load(apigw, api["ApiId"]).throttle_rate
+    assert rate, "the stage declares no throttling rate"
+    return Pacer(rate * PACE_SHARE_OF_STAGE_RATE)
 
 
 @schemathesis.check
@@ -103,10 +136,13 @@ def _credentials(kind: str, fuzz_key: str) -> dict[str, str]:
     suppress_health_check=list(hypothesis.HealthCheck),
 )
 @hypothesis.seed(SEED)
-def test_fuzz_operation(case: Case, credential: str, stack: Stack, fuzz_key: str) -> None:
+def test_fuzz_operation(
+    case: Case, credential: str, stack: Stack, fuzz_key: str, pacer: Pacer
+) -> None:
     headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "x-api-key"}
     case.headers = {**headers, **_credentials(credential, fuzz_key)}
     OPERATIONS_RUN.add(case.operation.label)
+    pacer.wait()
     response = case.call(base_url=stack.base_url, timeout=REQUEST_TIMEOUT_SECONDS)
     COUNTS["requests"] += 1
     COUNTS[f"credential:{credential}"] += 1

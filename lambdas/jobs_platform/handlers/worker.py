@@ -87,18 +87,6 @@ def lease_until(context: Any, clock: Clock) -> int:
     return epoch_ms(clock()) + remaining_ms + LEASE_CLOCK_SKEW_MS
 
 
-def job_key(body: str) -> tuple[str, str]:
-    """(pk, sk) of the job from the SQS body (the stream record JSON the pipe forwarded)."""
-    return messages.job_key(body)
-
-
-def _receive_count(record: Mapping[str, Any]) -> int:
-    try:
-        return int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
-    except (TypeError, ValueError):
-        return 1
-
-
 def _elapsed_ms(since: str, now: datetime) -> float:
     """Milliseconds from an RFC 3339 timestamp of the job to `now`."""
     return max(0.0, (now - datetime.fromisoformat(since)).total_seconds() * 1000)
@@ -152,7 +140,7 @@ def _finish_failure(
 
 def is_last_receive(record: Mapping[str, Any], deps: Dependencies) -> bool:
     """A failure reported now sends the message to the DLQ (SQS maxReceiveCount)."""
-    return _receive_count(record) >= deps.settings.max_receive_count
+    return messages.receive_count(record) >= deps.settings.max_receive_count
 
 
 def _dead_letter(deps: Dependencies, job: Job, why: str) -> None:
@@ -178,7 +166,7 @@ def process_record(
     lease_until: int,
     remaining_ms: Callable[[], int] | None = None,
 ) -> Outcome:
-    pk, sk = job_key(str(record.get("body", "")))
+    pk, sk = messages.job_key(str(record.get("body", "")))
     job = deps.jobs.load_by_key(pk, sk)
     if job is None:
         log.info("job missing or expired; nothing to do")
@@ -216,9 +204,17 @@ def process_record(
             attempts=job.attempts,
         )
         return Outcome.DONE
-    receive_count = _receive_count(record)
-    # Queued since it was created, or since its last failed attempt put it back.
-    waited = _elapsed_ms(job.updated_at, deps.clock())
+    return _run_claimed(deps, claimed, messages.receive_count(record), queued_since=job.updated_at)
+
+
+def _run_claimed(
+    deps: Dependencies, claimed: Job, receive_count: int, *, queued_since: str
+) -> Outcome:
+    """Run a job this delivery holds the lease of, and record how it ended.
+
+    `queued_since`: the job's update time before the claim (its creation, or its last
+    failed attempt putting it back), where its queue wait starts."""
+    waited = _elapsed_ms(queued_since, deps.clock())
     log.with_metrics(
         "INFO",
         "job started",
@@ -268,7 +264,7 @@ def _mark_unclaimed(records: list[Mapping[str, Any]], deps: Dependencies, contex
         if not is_last_receive(record, deps):
             continue
         try:
-            job = deps.jobs.load_by_key(*job_key(str(record.get("body", ""))))
+            job = deps.jobs.load_by_key(*messages.job_key(str(record.get("body", ""))))
             if job is not None and job.status not in TERMINAL_STATUSES:
                 _dead_letter(deps, job, "no worker had the time to run it")
         except Exception:  # noqa: BLE001 - best effort: the message still reaches the DLQ
@@ -280,7 +276,7 @@ def _after_crash(record: Mapping[str, Any], deps: Dependencies) -> None:
     if not is_last_receive(record, deps):
         return
     try:
-        job = deps.jobs.load_by_key(*job_key(str(record.get("body", ""))))
+        job = deps.jobs.load_by_key(*messages.job_key(str(record.get("body", ""))))
         if job is not None and job.status not in TERMINAL_STATUSES:
             _dead_letter(deps, job, "processing it failed on every delivery")
     except Exception:  # noqa: BLE001 - best effort: the message still reaches the DLQ

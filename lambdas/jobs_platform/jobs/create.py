@@ -258,34 +258,41 @@ def submit(
     for attempt in range(_TRANSACTION_ATTEMPTS):
         now = table.clock() if attempt else now
         job = new_job(
-            tenant_id,
-            job_type,
-            payload,
-            now,
-            retention,
-            request_id=request_id,
-            trace_header=trace_header,
-        )
-        items = create_transaction(
-            table.name, job, now, daily_quota, idempotency_sk, body_hash if idempotency_sk else None
-        )
-        try:
-            table.client.transact_write_items(
-                TransactItems=cast("list[TransactWriteItemTypeDef]", items)
-            )
-        except ClientError as exc:
-            if dynamo.error_code(exc) != dynamo.TRANSACTION_CANCELED:
-                raise
-            reasons = [
-                reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])
-            ]
-            outcome = _resolve_cancelled_create(
-                table, reasons, tenant_id, idempotency_sk, body_hash, now, daily_quota
-            )
-            if outcome is not None:
-                return outcome
-            # A transaction conflict (concurrent write to the quota counter): retry.
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
-            continue
-        return SubmitResult(job=job, replayed=False)
+            tenant_id, job_type, payload, now, retention,
+            request_id=request_id, trace_header=trace_header,
+        )  # fmt: skip
+        outcome = _create_or_resolve(table, job, now, daily_quota, idempotency_sk, body_hash)
+        if outcome is not None:
+            return outcome
+        # A transaction conflict (concurrent write to the quota counter): retry.
+        time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
     raise ServiceBusy("Too many concurrent submissions; retry shortly.")
+
+
+def _create_or_resolve(
+    table: JobTable,
+    job: Job,
+    now: datetime,
+    daily_quota: int,
+    idempotency_sk: str | None,
+    body_hash: str,
+) -> SubmitResult | None:
+    """One create transaction: the new job, the earlier job a refused key replays (or
+    the refusal), or None for a transaction conflict worth retrying."""
+    items = create_transaction(
+        table.name, job, now, daily_quota, idempotency_sk, body_hash if idempotency_sk else None
+    )
+    try:
+        table.client.transact_write_items(
+            TransactItems=cast("list[TransactWriteItemTypeDef]", items)
+        )
+    except ClientError as exc:
+        if dynamo.error_code(exc) != dynamo.TRANSACTION_CANCELED:
+            raise
+        reasons = [
+            reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])
+        ]
+        return _resolve_cancelled_create(
+            table, reasons, job.tenant_id, idempotency_sk, body_hash, now, daily_quota
+        )
+    return SubmitResult(job=job, replayed=False)

@@ -70,6 +70,14 @@ def job_key(body: str) -> tuple[str, str]:
     return pk, sk
 
 
+def receive_count(record: Mapping[str, Any]) -> int:
+    """SQS's ApproximateReceiveCount of a record (1 when absent or malformed)."""
+    try:
+        return int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        return 1
+
+
 def read(body: str) -> JobMessage | PipeFailure:
     """What a dead-letter queue message is: a job's message or a pipe failure record."""
     try:
