@@ -67,6 +67,15 @@ class Stack:
     def headers(self, api_key: str | None = None, **extra: str) -> dict[str, str]:
         return {"x-api-key": api_key or self.api_key, "content-type": "application/json", **extra}
 
+    def redrive(self, *args: str) -> str:
+        """`python -m scripts.redrive` against this stack (its output; it must succeed)."""
+        result = subprocess.run(
+            [sys.executable, "-m", "scripts.redrive", "--state-dir", str(self.state_dir), *args],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
     def mint_key(self, tenant_id: str, daily_job_quota: int = 1000) -> str:
         from scripts.api_keys import create_api_key
 

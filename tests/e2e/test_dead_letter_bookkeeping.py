@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,15 +42,6 @@ def usage_totals(stack: Stack, key: str) -> dict[str, int]:
     assert response.status_code == 200, response.text
     totals: dict[str, int] = response.json()["totals"]
     return totals
-
-
-def redrive(stack: Stack, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "scripts.redrive", "--state-dir", str(stack.state_dir), *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def runtime_pids(stack: Stack, function_name: str) -> list[int]:
@@ -104,13 +93,13 @@ def assert_dead_lettered(stack: Stack, key: str, job: Job, attempts: int, reason
 
 def redrive_and_see_it_succeed(stack: Stack, key: str, job: Job) -> None:
     def listed() -> str | None:
-        out = redrive(stack)
+        out = stack.redrive()
         return out if job.job_id in out else None
 
     listing = wait_until("redrive lists the job's message", listed)
     line = next(line for line in listing.splitlines() if job.job_id in line)
     assert "dead-lettered -> would queue the job again" in line
-    done = redrive(stack, "--apply")
+    done = stack.redrive("--apply")
     assert job.job_id in done
     finished = stack.wait_for_job(job.job_id, {"succeeded", "failed"}, api_key=key)
     assert finished["status"] == "succeeded", finished
@@ -170,4 +159,4 @@ def test_pipe_delivery_failure_ends_failed_not_queued(stack: Stack) -> None:
         fault.unlink(missing_ok=True)
     # And the pipe's record was replaced by the job's own message, which redrive moves
     redrive_and_see_it_succeed(stack, key, job)
-    assert "outbox pipe could not deliver stream records" not in redrive(stack)
+    assert "outbox pipe could not deliver stream records" not in stack.redrive()

@@ -5,8 +5,6 @@ back; the jobs then run and finish."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,15 +19,6 @@ def stream_record_body(job_sk: str, tenant_id: str) -> str:
     """The message the outbox pipe puts on the jobs queue for a job (a stream record)."""
     keys = {"pk": {"S": schema.tenant_pk(tenant_id)}, "sk": {"S": job_sk}}
     return json.dumps({"eventName": "INSERT", "dynamodb": {"Keys": keys}})
-
-
-def redrive(stack: Stack, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "scripts.redrive", "--state-dir", str(stack.state_dir), *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def dlq_depth(stack: Stack) -> int:
@@ -95,7 +84,7 @@ def test_redrive_lists_then_moves_dead_lettered_jobs_which_then_finish(stack: St
     assert queued.error is not None and queued.error["code"] == "dead_lettered"
 
     # When a dry run looks: it names each job and what it would do, and changes nothing
-    listing = redrive(stack)
+    listing = stack.redrive()
     lines = {job.job_id: line for job in created for line in listing.splitlines()
              if job.job_id in line}  # fmt: skip
     assert len(lines) == len(created), listing
@@ -107,7 +96,7 @@ def test_redrive_lists_then_moves_dead_lettered_jobs_which_then_finish(stack: St
     assert jobs.get("redrive", created[0].job_id).status is JobStatus.FAILED
 
     # Then --apply moves them back; the jobs run again and finish; the junk stays
-    done = redrive(stack, "--apply")
+    done = stack.redrive("--apply")
     assert "job queued again, message moved" in done and "deleted (nothing to redo)" in done
     for job in created:
         finished = stack.wait_for_job(job.job_id, {"succeeded", "failed"}, api_key=key)

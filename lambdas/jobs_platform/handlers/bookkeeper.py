@@ -34,7 +34,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from jobs_platform import aws, log, metrics, tracing
+from jobs_platform import aws, log, metrics
 from jobs_platform.clock import Clock, epoch_ms, utc_now
 from jobs_platform.config import BookkeeperSettings
 from jobs_platform.jobs import TERMINAL_STATUSES, JobStore, messages
@@ -95,12 +95,7 @@ def mark(deps: Dependencies, pk: str, sk: str, why: str) -> str:
     job = deps.jobs.load_by_key(pk, sk)
     if job is None:
         return "missing"
-    log.bind(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
-        request_id=job.request_id,
-        trace_id=tracing.trace_id(job.trace_header or ""),
-    )
+    log.bind(**job.log_fields())
     if job.status in TERMINAL_STATUSES:
         return "finished"
     if deps.jobs.dead_letter(job, why) is None:

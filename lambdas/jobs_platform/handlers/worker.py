@@ -31,7 +31,7 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from jobs_platform import aws, job_types, log, metrics, tracing
+from jobs_platform import aws, job_types, log, metrics
 from jobs_platform.clock import Clock, epoch_ms, utc_now
 from jobs_platform.config import WorkerSettings
 from jobs_platform.jobs import TERMINAL_STATUSES, Job, JobStatus, JobStore, messages
@@ -172,12 +172,7 @@ def process_record(
         log.info("job missing or expired; nothing to do")
         return Outcome.DONE
     # Every line about this job carries the API request that created it and its trace.
-    log.bind(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
-        request_id=job.request_id,
-        trace_id=tracing.trace_id(job.trace_header or ""),
-    )
+    log.bind(**job.log_fields())
     if job.status in TERMINAL_STATUSES:
         log.info("job already finished; nothing to do", status=job.status.value)
         return Outcome.DONE
@@ -261,24 +256,18 @@ def _mark_unclaimed(records: list[Mapping[str, Any]], deps: Dependencies, contex
     for record in records:
         if context.get_remaining_time_in_millis() < MARK_FLOOR_MS:
             return
-        if not is_last_receive(record, deps):
-            continue
-        try:
-            job = deps.jobs.load_by_key(*messages.job_key(str(record.get("body", ""))))
-            if job is not None and job.status not in TERMINAL_STATUSES:
-                _dead_letter(deps, job, "no worker had the time to run it")
-        except Exception:  # noqa: BLE001 - best effort: the message still reaches the DLQ
-            log.exception("could not mark a dead-lettered job")
+        _dead_letter_on_last_receive(record, deps, "no worker had the time to run it")
 
 
-def _after_crash(record: Mapping[str, Any], deps: Dependencies) -> None:
-    """Processing raised (DynamoDB errors, bugs): on the last receive, mark the job."""
+def _dead_letter_on_last_receive(record: Mapping[str, Any], deps: Dependencies, why: str) -> None:
+    """On a message's last receive, mark its unfinished job dead-lettered. Best effort:
+    the message reaches the DLQ whatever happens here (the bookkeeper marks it then)."""
     if not is_last_receive(record, deps):
         return
     try:
         job = deps.jobs.load_by_key(*messages.job_key(str(record.get("body", ""))))
         if job is not None and job.status not in TERMINAL_STATUSES:
-            _dead_letter(deps, job, "processing it failed on every delivery")
+            _dead_letter(deps, job, why)
     except Exception:  # noqa: BLE001 - best effort: the message still reaches the DLQ
         log.exception("could not mark a dead-lettered job")
 
@@ -304,7 +293,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - the boundary: log it, let SQS redeliver
             # DynamoDB throttling, timeouts, bugs: let SQS redeliver (and DLQ in the end).
             log.exception("record processing crashed", message_id=message_id)
-            _after_crash(record, deps)
+            # Processing raised (DynamoDB errors, bugs).
+            _dead_letter_on_last_receive(record, deps, "processing it failed on every delivery")
             outcome = Outcome.RETRY
         if outcome is Outcome.DEFER:
             unclaimed = records[index:]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from jobs_platform import dynamo, schema
+from jobs_platform import dynamo, schema, tracing
 
 CLAIMED_UNTIL = "claimed_until"  # epoch ms: the claiming invocation's deadline (the lease)
 # A random id written with each claim: tells a claim whose response was lost (its own
@@ -54,6 +54,16 @@ class Job:
     request_id: str | None = None
     trace_header: str | None = None
     dead_lettered_on: str | None = None  # set while failed with `dead_lettered`
+
+    def log_fields(self) -> dict[str, str | None]:
+        """What every log line about the job carries: its tenant and id, the API request
+        that created it and that request's trace."""
+        return {
+            "tenant_id": self.tenant_id,
+            "job_id": self.job_id,
+            "request_id": self.request_id,
+            "trace_id": tracing.trace_id(self.trace_header or ""),
+        }
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
