@@ -12,7 +12,6 @@ of frozen dataclasses to build, which the 422 path does for every error (`make b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -196,12 +195,15 @@ class Problem(NamedTuple):
         return body
 
 
-@cache
+_PROBLEM_TYPE_OF: dict[type[DomainError], ProblemType] = {}  # per class, once looked up
+
+
 def problem_type_for(exc_type: type[DomainError]) -> ProblemType:
-    for klass in exc_type.__mro__:
-        if klass in PROBLEM_TYPES:
-            return PROBLEM_TYPES[klass]
-    return INTERNAL_ERROR
+    kind = _PROBLEM_TYPE_OF.get(exc_type)
+    if kind is None:
+        listed = (PROBLEM_TYPES[k] for k in exc_type.__mro__ if k in PROBLEM_TYPES)
+        kind = _PROBLEM_TYPE_OF[exc_type] = next(listed, INTERNAL_ERROR)
+    return kind
 
 
 def problem_for(exc: DomainError) -> Problem:

@@ -282,9 +282,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     log.start_invocation(context)
     request = decode_event(event)
     tenant_id = request.authorizer.get("tenant_id")
-    log.clear(
-        request_id=request.request_id, tenant_id=tenant_id if isinstance(tenant_id, str) else None
-    )
+    log.start_request(request.request_id, tenant_id if isinstance(tenant_id, str) else None)
     route = ROUTES.get(request.route_key, default_route)
     try:
         # Settings load inside the boundary: a misconfigured function answers a 500
