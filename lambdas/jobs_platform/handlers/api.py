@@ -4,8 +4,9 @@
 the handler dispatches on `event["routeKey"]`. Errors are RFC 9457 problems.
 
 Cold start: the module imports what a submit (the first request of a new job) needs;
-the sessions module, the route matcher (`$default` only) and pydantic (request bodies)
-are imported by the first request that uses them (`make bench`, docs/capacity.md).
+the sessions module, the route matcher (`$default` only), the job store's other parts
+(transitions, usage, list cursor) and pydantic (request bodies) are imported by the
+first request that uses them (`make bench`, docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from jobs_platform.errors import (
     problem_for,
 )
 from jobs_platform.http_api import Request, decode_event, problem_response, response
-from jobs_platform.jobs import JobStore, parse_limit, parse_status, usage
+from jobs_platform.jobs import JobStore, parse_limit, parse_status
 
 if TYPE_CHECKING:
     from jobs_platform.models import JobRequest
@@ -188,6 +189,8 @@ def cancel_job(request: Request, deps: Dependencies) -> dict[str, Any]:
 
 def get_usage(request: Request, deps: Dependencies) -> dict[str, Any]:
     """The caller's tenant's usage per UTC day, `from`..`to` (YYYY-MM-DD, inclusive)."""
+    from jobs_platform.jobs import usage  # noqa: PLC0415 - off cold start
+
     tenant = _tenant(request)
     start, end = usage.day_range(
         request.query.get("from"), request.query.get("to"), deps.jobs.today()
