@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -41,8 +40,7 @@ def looks_like_key(value: str) -> bool:
     return ids.is_whole_match(_PLAIN_KEY_PATTERN, value)
 
 
-@dataclass(frozen=True)
-class ApiKey:
+class ApiKey(NamedTuple):
     key_id: str
     tenant_id: str
     name: str

@@ -5,13 +5,13 @@ Domain modules raise these; the api handler turns any of them into a problem wit
 problem type (URI, title, status).
 
 `FieldError` and `Problem` are named tuples: immutable values, and about half the cost
-of frozen dataclasses to build, which the 422 path does for every error (`make bench`).
+of frozen dataclasses to build, which the 422 path does for every error (`make bench`);
+`ProblemType` too (config.py says why not dataclasses).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -139,15 +139,14 @@ class ServiceBusy(DomainError):
         self.retry_after_seconds = retry_after_seconds
 
 
-@dataclass(frozen=True)
-class ProblemType:
+class ProblemType(NamedTuple):
     slug: str
     title: str
     status: int
-    uri: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "uri", f"{PROBLEM_TYPE_BASE}{self.slug}")
+    @property
+    def uri(self) -> str:
+        return f"{PROBLEM_TYPE_BASE}{self.slug}"
 
 
 # The one mapping from exception class to problem type. Subclasses not listed here use
@@ -196,11 +195,15 @@ class Problem(NamedTuple):
         return body
 
 
+_PROBLEM_TYPE_OF: dict[type[DomainError], ProblemType] = {}  # per class, once looked up
+
+
 def problem_type_for(exc_type: type[DomainError]) -> ProblemType:
-    for klass in exc_type.__mro__:
-        if klass in PROBLEM_TYPES:
-            return PROBLEM_TYPES[klass]
-    return INTERNAL_ERROR
+    kind = _PROBLEM_TYPE_OF.get(exc_type)
+    if kind is None:
+        listed = (PROBLEM_TYPES[k] for k in exc_type.__mro__ if k in PROBLEM_TYPES)
+        kind = _PROBLEM_TYPE_OF[exc_type] = next(listed, INTERNAL_ERROR)
+    return kind
 
 
 def problem_for(exc: DomainError) -> Problem:

@@ -13,9 +13,9 @@ import binascii
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from jobs_platform import ids, json_encoding, json_values
@@ -30,7 +30,7 @@ from jobs_platform.errors import (
 )
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
 MAX_BODY_BYTES = 64 * 1024
 REQUEST_ID_HEADER = "x-request-id"
@@ -98,6 +98,15 @@ def dumps(value: Any) -> str:
     return json_values.dumps(value, ascii_only=True)
 
 
+@cache
+def _validation_error() -> type[ValidationError]:
+    """pydantic's ValidationError, imported by the first request with a body (pydantic
+    stays off the cold start of the routes without one)."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    return ValidationError
+
+
 def json_pointer(location: tuple[int | str, ...]) -> str:
     """RFC 6901 pointer for a pydantic error location."""
     return "".join(["/" + str(part).replace("~", "~0").replace("/", "~1") for part in location])
@@ -125,20 +134,55 @@ def _is_json_media_type(content_type: str | None) -> bool:
     return True
 
 
-@dataclass(slots=True)
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 class Request:
-    route_key: str
-    method: str
-    path: str
-    request_id: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, str] = field(default_factory=dict)
-    path_params: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    body_error: str | None = None
-    authorizer: Mapping[str, Any] = field(default_factory=dict)
-    # Fields a route adds to the request's one log line (job id, type, EMF metrics).
-    log_fields: dict[str, Any] = field(default_factory=dict)
+    """One API request, decoded. A plain class: a `@dataclass(slots=True)` is built twice
+    and compiles its methods when the module is imported (every cold start: config.py)."""
+
+    __slots__ = (
+        "authorizer",
+        "body",
+        "body_error",
+        "headers",
+        "log_fields",
+        "method",
+        "path",
+        "path_params",
+        "query",
+        "request_id",
+        "route_key",
+    )
+
+    def __init__(
+        self,
+        route_key: str,
+        method: str,
+        path: str,
+        request_id: str,
+        headers: Mapping[str, str] = _EMPTY,
+        query: Mapping[str, str] = _EMPTY,
+        path_params: Mapping[str, str] = _EMPTY,
+        body: bytes = b"",
+        body_error: str | None = None,
+        authorizer: Mapping[str, Any] = _EMPTY,
+    ) -> None:
+        self.route_key = route_key
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.headers = headers
+        self.query = query
+        self.path_params = path_params
+        self.body = body
+        self.body_error = body_error
+        self.authorizer = authorizer
+        # Fields a route adds to the request's one log line (job id, type, EMF metrics).
+        self.log_fields: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.path}, request_id={self.request_id!r})"
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -159,15 +203,15 @@ class Request:
 
     def model[M: BaseModel](self, model: type[M]) -> M:
         """The body validated against a pydantic model (422 with `errors` if it does not fit)."""
-        from pydantic import ValidationError  # noqa: PLC0415 - keep pydantic off cold start
-
         data = self.json()
         try:
-            return model.model_validate(data)
-        except ValidationError as exc:
+            # The model's validator itself: `model_validate` is a Python wrapper around it.
+            return model.__pydantic_validator__.validate_python(data)  # type: ignore[no-any-return]
+        except _validation_error() as exc:
+            # Only where and what: no documentation URL, context or input value copied.
             errors = [
-                FieldError(pointer=json_pointer(tuple(err["loc"])), message=err["msg"])
-                for err in exc.errors(include_url=False)
+                FieldError(err["msg"], json_pointer(err["loc"]))
+                for err in exc.errors(include_url=False, include_context=False, include_input=False)
             ]
             raise ValidationFailed(
                 "The request body does not match the schema.", errors=errors
@@ -187,7 +231,7 @@ def _request_id(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
 def _str_map(value: Any) -> Mapping[str, str]:
     """API Gateway's string maps (headers, query string and path parameters) as they are:
     payload format 2.0 gives str -> str (or null), so no copy is made."""
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) else _EMPTY
 
 
 def decode_event(event: Mapping[str, Any]) -> Request:
@@ -214,17 +258,17 @@ def decode_event(event: Mapping[str, Any]) -> Request:
         else:
             body = raw_body.encode("utf-8")
     authorizer = (context.get("authorizer") or {}).get("lambda") or {}
-    return Request(
-        route_key=str(event.get("routeKey") or "$default"),
-        method=str(http.get("method") or "GET").upper(),
-        path=path,
-        request_id=_request_id(headers, context),
-        headers=headers,
-        query=_str_map(event.get("queryStringParameters")),
-        path_params=_str_map(event.get("pathParameters")),
-        body=body,
-        body_error=body_error,
-        authorizer=authorizer if isinstance(authorizer, dict) else {},
+    return Request(  # positional: Request's order (cheaper than keywords, per request)
+        str(event.get("routeKey") or "$default"),
+        str(http.get("method") or "GET").upper(),
+        path,
+        _request_id(headers, context),
+        headers,
+        _str_map(event.get("queryStringParameters")),
+        _str_map(event.get("pathParameters")),
+        body,
+        body_error,
+        authorizer if isinstance(authorizer, dict) else _EMPTY,
     )
 
 
@@ -267,6 +311,18 @@ def _problem_head(type_: str, title: str, status: int) -> str:
     return dumps({"type": type_, "title": title, "status": status})[:-1]
 
 
+def _field_error_json(error: FieldError) -> str:
+    """`dumps(error.to_dict())`: its fields are strings, encoded directly."""
+    encode = json_encoding.encode_string
+    parts = []
+    if error.pointer is not None:
+        parts.append('"pointer":' + encode(error.pointer))
+    if error.field is not None:
+        parts.append('"field":' + encode(error.field))
+    parts.append('"message":' + encode(error.message))
+    return "{" + ",".join(parts) + "}"
+
+
 def problem_json(problem: Problem) -> str:
     """`dumps(problem.to_dict())`, with the problem type's part encoded once (a 4xx is
     most of what a warm api answers cheaply: make bench)."""
@@ -276,7 +332,9 @@ def problem_json(problem: Problem) -> str:
         json_encoding.encode_string(problem.detail),
     ]
     if problem.errors:
-        parts += [',"errors":', json_values.dumps([error.to_dict() for error in problem.errors])]
+        parts.append(',"errors":[')
+        parts.append(",".join([_field_error_json(error) for error in problem.errors]))
+        parts.append("]")
     text = "".join(parts) + "}"
     if text.isascii() or json_values.is_valid_unicode(text):
         return text

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobs_platform.errors import FieldError
 
@@ -29,8 +28,7 @@ class JobExecutionError(Exception):
     """This attempt failed; another attempt may succeed."""
 
 
-@dataclass(frozen=True)
-class JobType:
+class JobType(NamedTuple):
     name: str
     validate: Callable[[Mapping[str, Any]], list[FieldError]]
     run: Callable[[Mapping[str, Any]], Any]

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_ROUTE = "$default"
 ANY_METHOD = "ANY"
 
 
-@dataclass(frozen=True)
-class RouteKey:
+class RouteKey(NamedTuple):
     key: str
     method: str
     pattern: re.Pattern[str]

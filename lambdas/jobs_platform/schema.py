@@ -6,7 +6,7 @@ attribute is of type S (string).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
@@ -26,16 +26,14 @@ KEY_PREFIX = "KEY#"
 JOBS_STREAM_VIEW_TYPE = "KEYS_ONLY"
 
 
-@dataclass(frozen=True)
-class IndexSchema:
+class IndexSchema(NamedTuple):
     name: str
     partition_key: str
     sort_key: str
     projection: str = "ALL"
 
 
-@dataclass(frozen=True)
-class TableSchema:
+class TableSchema(NamedTuple):
     partition_key: str
     sort_key: str | None
     ttl_attribute: str

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -33,8 +32,7 @@ SESSION_ID_PATTERN = ids.SESSION_ID_PATTERN
 _ENTITY_TAG = re.compile(r'"(\d{1,18})"')
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(NamedTuple):
     session_id: str
     tenant_id: str
     state: dict[str, Any]
@@ -69,8 +67,7 @@ class Session:
         }
 
 
-@dataclass(frozen=True)
-class PutResult:
+class PutResult(NamedTuple):
     session: Session
     created: bool
 

@@ -138,6 +138,16 @@ def test_problem_json_is_the_problem_as_json() -> None:
         problem_for(InvalidJson("not JSON")),
         problem_for(ValidationFailed("bad", errors=[FieldError("no", pointer="/a~1\u00e9")])),
         problem_for(ValidationFailed("lone \ud800", errors=[FieldError("x", pointer="/\udc00")])),
+        problem_for(
+            ValidationFailed(
+                "many",
+                errors=[
+                    FieldError('say "\u00e9"\n', pointer="/a"),
+                    FieldError("q", field="limit"),
+                    FieldError("both", pointer="/b", field="f"),
+                ],
+            )
+        ),
         internal_problem(),
     ]
     for problem in problems:

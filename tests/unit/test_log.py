@@ -98,6 +98,23 @@ def test_clear_binds_the_request_fields_and_rejects_unknown_ones() -> None:
         log.clear(request_id="r1", api_key="jp_secret")
 
 
+@pytest.mark.parametrize("tenant_id", ["t1", "", None])
+def test_start_request_binds_as_clear_does(
+    tenant_id: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log.setup("api", "INFO")
+    log.bind(job_id="j0")
+    log.clear(request_id="r1", tenant_id=tenant_id)
+    log.info("x")
+    log.bind(job_id="j0")
+    log.start_request("r1", tenant_id)
+    log.info("x")
+
+    cleared, started = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    del cleared["timestamp"], started["timestamp"]
+    assert started == cleared and "job_id" not in started
+
+
 def test_messages_and_fields_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
     log.setup("api", "INFO")
     log.clear(request_id='r"1')

@@ -2,6 +2,11 @@
 
 `ROUTES` uses the route keys Terraform declares (`local.routes`, docs/architecture.md);
 the handler dispatches on `event["routeKey"]`. Errors are RFC 9457 problems.
+
+Cold start: the module imports what a submit (the first request of a new job) needs;
+the sessions module, the route matcher (`$default` only), the job store's other parts
+(transitions, usage, list cursor) and pydantic (request bodies) are imported by the
+first request that uses them (`make bench`, docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -9,9 +14,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobs_platform import aws, job_types, log, metrics, tracing
 from jobs_platform.config import ApiSettings
@@ -26,19 +30,41 @@ from jobs_platform.errors import (
     problem_for,
 )
 from jobs_platform.http_api import Request, decode_event, problem_response, response
-from jobs_platform.jobs import JobStore, parse_limit, parse_status, usage
-from jobs_platform.routing import RouteTable
-from jobs_platform.sessions import SessionStore
+from jobs_platform.jobs import JobStore, parse_limit, parse_status
+
+if TYPE_CHECKING:
+    from jobs_platform.models import JobRequest
+    from jobs_platform.routing import RouteTable
+    from jobs_platform.sessions import SessionStore
 
 # Created once per cold start (during init, outside the billed/latency-critical path).
 _dynamodb = aws.client("dynamodb")
 
 
-@dataclass(frozen=True)
 class Dependencies:
-    settings: ApiSettings
-    jobs: JobStore
-    sessions: SessionStore
+    """Settings and stores of this execution environment. The session store (and its
+    module) is built by the first session request, unless given."""
+
+    __slots__ = ("_sessions", "jobs", "settings")
+
+    def __init__(
+        self, settings: ApiSettings, jobs: JobStore, sessions: SessionStore | None = None
+    ) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self._sessions = sessions
+
+    @property
+    def sessions(self) -> SessionStore:
+        if self._sessions is None:
+            from jobs_platform.sessions import SessionStore  # noqa: PLC0415 - off cold start
+
+            self._sessions = SessionStore(
+                _dynamodb,
+                self.settings.sessions_table_name,
+                default_ttl_seconds=self.settings.session_default_ttl_seconds,
+            )
+        return self._sessions
 
 
 class Tenant(NamedTuple):
@@ -57,12 +83,15 @@ def dependencies() -> Dependencies:
         jobs=JobStore(
             _dynamodb, settings.jobs_table_name, retention_days=settings.job_retention_days
         ),
-        sessions=SessionStore(
-            _dynamodb,
-            settings.sessions_table_name,
-            default_ttl_seconds=settings.session_default_ttl_seconds,
-        ),
     )
+
+
+@cache
+def _job_request() -> type[JobRequest]:
+    """The submit body's model: pydantic is imported by the first request with a body."""
+    from jobs_platform.models import JobRequest  # noqa: PLC0415 - pydantic off cold start
+
+    return JobRequest
 
 
 def _tenant(request: Request) -> Tenant:
@@ -96,10 +125,8 @@ def _count(request: Request, deps: Dependencies, job_type: str, metric: str) -> 
 
 
 def submit_job(request: Request, deps: Dependencies) -> dict[str, Any]:
-    from jobs_platform.models import JobRequest  # noqa: PLC0415 - pydantic only on this path
-
     tenant = _tenant(request)
-    body = request.model(JobRequest)
+    body = request.model(_job_request())
     errors = job_types.validation_errors(
         body.type, body.payload, enable_test_types=deps.settings.enable_test_job_types
     )
@@ -162,6 +189,8 @@ def cancel_job(request: Request, deps: Dependencies) -> dict[str, Any]:
 
 def get_usage(request: Request, deps: Dependencies) -> dict[str, Any]:
     """The caller's tenant's usage per UTC day, `from`..`to` (YYYY-MM-DD, inclusive)."""
+    from jobs_platform.jobs import usage  # noqa: PLC0415 - off cold start
+
     tenant = _tenant(request)
     start, end = usage.day_range(
         request.query.get("from"), request.query.get("to"), deps.jobs.today()
@@ -181,7 +210,7 @@ def get_usage(request: Request, deps: Dependencies) -> dict[str, Any]:
 
 
 def put_session(request: Request, deps: Dependencies) -> dict[str, Any]:
-    from jobs_platform.models import SessionPut  # noqa: PLC0415 - pydantic only on this path
+    from jobs_platform.models import SessionPut  # noqa: PLC0415 - pydantic off cold start
 
     tenant = _tenant(request)
     session_id = request.path_params.get("session_id", "")
@@ -218,7 +247,7 @@ def delete_session(request: Request, deps: Dependencies) -> dict[str, Any]:
 
 def default_route(request: Request, deps: Dependencies) -> dict[str, Any]:
     """`$default`: 405 + Allow when the path has routes for other methods, else 404."""
-    allow = _ROUTE_TABLE.methods_for(request.path)
+    allow = _route_table().methods_for(request.path)
     if allow:
         raise MethodNotAllowed(
             f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allow)}.",
@@ -243,7 +272,12 @@ ROUTES: dict[str, RouteHandler] = {
 }
 
 
-_ROUTE_TABLE = RouteTable(ROUTES)
+@cache
+def _route_table() -> RouteTable:
+    """The route matcher (compiles a pattern per route): only `$default` needs it."""
+    from jobs_platform.routing import RouteTable  # noqa: PLC0415 - off cold start
+
+    return RouteTable(ROUTES)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -251,9 +285,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     log.start_invocation(context)
     request = decode_event(event)
     tenant_id = request.authorizer.get("tenant_id")
-    log.clear(
-        request_id=request.request_id, tenant_id=tenant_id if isinstance(tenant_id, str) else None
-    )
+    log.start_request(request.request_id, tenant_id if isinstance(tenant_id, str) else None)
     route = ROUTES.get(request.route_key, default_route)
     try:
         # Settings load inside the boundary: a misconfigured function answers a 500

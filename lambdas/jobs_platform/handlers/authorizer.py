@@ -14,9 +14,8 @@ Never logs the key or the origin secret.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobs_platform import aws, log
 from jobs_platform.api_keys import ApiKeyStore
@@ -32,8 +31,7 @@ PUBLIC_ROUTES = frozenset({"GET /health"})
 _dynamodb = aws.client("dynamodb")
 
 
-@dataclass(frozen=True)
-class Dependencies:
+class Dependencies(NamedTuple):
     settings: AuthorizerSettings
     keys: ApiKeyStore
     # None when the edge is off: then no Secrets Manager client is made at all.

@@ -25,11 +25,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobs_platform import aws, job_types, log, metrics
 from jobs_platform.clock import Clock, epoch_ms, utc_now
@@ -59,8 +58,7 @@ class Outcome(Enum):
 UnparseableRecord = messages.UnreadableMessage
 
 
-@dataclass(frozen=True)
-class Dependencies:
+class Dependencies(NamedTuple):
     settings: WorkerSettings
     jobs: JobStore
     clock: Clock = utc_now

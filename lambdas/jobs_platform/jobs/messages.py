@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobs_platform import schema
 
@@ -36,16 +35,14 @@ class UnreadableMessage(ValueError):
     """The message body is neither a job's stream record nor a pipe failure record."""
 
 
-@dataclass(frozen=True)
-class JobMessage:
+class JobMessage(NamedTuple):
     """A job's message: the stream record of the job item's INSERT."""
 
     pk: str
     sk: str
 
 
-@dataclass(frozen=True)
-class PipeFailure:
+class PipeFailure(NamedTuple):
     """The pipe could not deliver the stream records `first`..`last` (sequence numbers)."""
 
     stream_arn: str

@@ -6,9 +6,8 @@ Item layout: docs/architecture.md ("jobs" table).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobs_platform import dynamo, schema, tracing
 
@@ -34,8 +33,7 @@ class JobStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     job_id: str
     tenant_id: str
     type: str
@@ -135,13 +133,11 @@ class Job:
         return body
 
 
-@dataclass(frozen=True)
-class SubmitResult:
+class SubmitResult(NamedTuple):
     job: Job
     replayed: bool
 
 
-@dataclass(frozen=True)
-class JobPage:
+class JobPage(NamedTuple):
     items: list[Job]
     next_cursor: str | None

@@ -2,7 +2,9 @@
 and the worker's claim and finish. Knows nothing of HTTP or SQS events.
 
 It composes the pieces: `create` (quota + idempotency transaction), `transitions` (the
-state machine), `cursor` (list pages); reads go through `table.JobTable`.
+state machine), `cursor` (list pages), `usage` (daily counters); reads go through
+`table.JobTable`. Only `create` is imported with the store: the api's cold start is a
+submit (make bench); the others come with the first call that needs them.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 from jobs_platform import dynamo, json_values, schema
 from jobs_platform.clock import Clock, epoch_seconds, utc_now
 from jobs_platform.config import JOB_RETENTION_DAYS_DEFAULT
-from jobs_platform.jobs import create, transitions, usage
-from jobs_platform.jobs.cursor import decode_cursor, encode_cursor
+from jobs_platform.jobs import create
 from jobs_platform.jobs.model import Job, JobPage, JobStatus, SubmitResult
 from jobs_platform.jobs.query_params import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, limit_out_of_range
 from jobs_platform.jobs.table import JobTable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from jobs_platform.jobs.usage import DayUsage
 
 # A filtered query page can come back short (expired items); refill it this many times.
 _LIST_QUERY_ROUNDS = 5
@@ -117,6 +120,8 @@ class JobStore:
         cursor: str | None = None,
     ) -> JobPage:
         """Newest first; `status` uses the status-index GSI. Expired items are skipped."""
+        from jobs_platform.jobs.cursor import decode_cursor, encode_cursor  # noqa: PLC0415
+
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise limit_out_of_range()
         now = epoch_seconds(self._table.clock())
@@ -171,6 +176,8 @@ class JobStore:
     def cancel(self, tenant_id: str, job_id: str) -> Job:
         """queued -> cancelled (counted in the tenant's usage); JobNotFound /
         JobNotCancellable otherwise."""
+        from jobs_platform.jobs import transitions, usage  # noqa: PLC0415
+
         job = transitions.cancel(self._table, tenant_id, job_id)
         usage.count(self._table, tenant_id, self._table.clock(), outcome="cancelled", compute_ms=0)
         return job
@@ -178,6 +185,8 @@ class JobStore:
     def count_usage(self, job: Job, *, outcome: str | None, compute_ms: int) -> None:
         """Add a finished job (`outcome`) and/or an attempt's compute time to its tenant's
         usage for today (one UpdateItem)."""
+        from jobs_platform.jobs import usage  # noqa: PLC0415
+
         usage.count(
             self._table, job.tenant_id, self._table.clock(), outcome=outcome, compute_ms=compute_ms
         )
@@ -186,30 +195,44 @@ class JobStore:
         """Today's UTC date by the store's clock."""
         return self._table.clock().date()
 
-    def usage_by_day(self, tenant_id: str, start: date, end: date) -> list[usage.DayUsage]:
+    def usage_by_day(self, tenant_id: str, start: date, end: date) -> list[DayUsage]:
         """The tenant's usage per day from `start` to `end` (inclusive)."""
+        from jobs_platform.jobs import usage  # noqa: PLC0415
+
         return usage.read(self._table, tenant_id, start, end)
 
     def start(self, job: Job, *, lease_until: int) -> Job | None:
         """Claim the job until `lease_until` (epoch ms); None when the claim is lost."""
+        from jobs_platform.jobs import transitions  # noqa: PLC0415
+
         return transitions.start(self._table, job, lease_until=lease_until)
 
     def succeed(self, job: Job, result: Any) -> Job | None:
         """running (this claim) -> succeeded with `result`."""
+        from jobs_platform.jobs import transitions  # noqa: PLC0415
+
         return transitions.succeed(self._table, job, result)
 
     def retry(self, job: Job, code: str, message: str) -> Job | None:
         """running (this claim) -> queued with `error` (SQS redelivers the message)."""
+        from jobs_platform.jobs import transitions  # noqa: PLC0415
+
         return transitions.retry(self._table, job, code, message)
 
     def fail(self, job: Job, code: str, message: str) -> Job | None:
         """running (this claim) -> failed with `error`."""
+        from jobs_platform.jobs import transitions  # noqa: PLC0415
+
         return transitions.fail(self._table, job, code, message)
 
     def dead_letter(self, job: Job, message: str) -> Job | None:
         """Unclaimed (queued, or running with an expired lease) -> failed, dead_lettered."""
+        from jobs_platform.jobs import transitions  # noqa: PLC0415
+
         return transitions.dead_letter(self._table, job, message)
 
     def requeue(self, job: Job) -> Job | None:
         """failed, dead_lettered -> queued (the redrive)."""
+        from jobs_platform.jobs import transitions  # noqa: PLC0415
+
         return transitions.requeue(self._table, job)

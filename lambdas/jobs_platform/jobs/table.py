@@ -3,9 +3,8 @@ and the consistent reads every write path starts from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobs_platform import dynamo, ids, schema
 from jobs_platform.clock import Clock, epoch_seconds
@@ -16,8 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-@dataclass(frozen=True)
-class JobTable:
+class JobTable(NamedTuple):
     client: DynamoDBClient
     name: str
     clock: Clock

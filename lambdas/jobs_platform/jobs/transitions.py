@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -45,16 +45,15 @@ MAX_ERROR_MESSAGE_LENGTH = 1000
 DEAD_LETTERED = "dead_lettered"  # error.code of a job whose message went to the DLQ
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     """A status change, applied only while `condition` holds (besides: the item exists
     and has not expired). `condition` may use `#status`, `#attempts` and `:now`."""
 
     to: JobStatus
     condition: str
     condition_values: Mapping[str, Any]
-    condition_names: Mapping[str, str] = field(default_factory=dict)
-    set_values: Mapping[str, Any] = field(default_factory=dict)
+    condition_names: Mapping[str, str] = MappingProxyType({})
+    set_values: Mapping[str, Any] = MappingProxyType({})
     remove: tuple[str, ...] = ()
     increment_attempts: bool = False
 

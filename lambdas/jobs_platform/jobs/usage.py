@@ -17,9 +17,8 @@ because a finished job is never finished again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobs_platform import dynamo, ids, schema
 from jobs_platform.clock import epoch_seconds
@@ -33,8 +32,7 @@ OUTCOMES = ("succeeded", "failed", "cancelled")
 COMPUTE_MS = "compute_ms"
 
 
-@dataclass(frozen=True)
-class DayUsage:
+class DayUsage(NamedTuple):
     day: str
     submitted: int = 0
     succeeded: int = 0
