@@ -569,7 +569,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
 
     apply_patches()
-    sys.setswitchinterval(float(os.environ.get("EMU_SWITCH", "0.005")))
     from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - heavy, child only
         DomainDispatcherApplication,
         create_backend_app,
