@@ -14,7 +14,7 @@ authorizer_timeout_seconds       = 5
 worker_timeout_seconds           = 3
 queue_visibility_timeout_seconds = 18
 max_receive_count                = 3
-worker_batch_size                = 10
+worker_batch_size                = 4
 pipe_batch_size                  = 10
 # A failing outbox delivery reaches the DLQ within seconds (AWS: after 185 retries).
 pipe_maximum_retry_attempts = 10

@@ -288,12 +288,17 @@ def _patch_server_per_request_costs() -> None:
     - Responses are written as two sends (headers, then body); with Nagle's algorithm on,
       the body can wait for the client's delayed ACK of the headers (up to 40 ms on
       Linux). TCP_NODELAY, as a production server sets it.
+    - `BackendDict[account_id]`: every lookup of a service's backend (several per request)
+      took moto's one global backend lock and listed the accounts, so every request
+      thread queued on it in turn. An account's backend, once created, is looked up
+      without the lock (it is created, under the lock, as before).
     - Keep-alive: werkzeug closes every connection after one response (http.server does
       not skip an unread request body before the next request line), so each SDK call
       paid a TCP connect and a new server thread. The request body (Content-Length) is
       read in full before the app runs, and then the connection is kept; a chunked
       request still closes it. Idle connections are closed after IDLE_SECONDS.
     """
+    from moto.core.base_backend import BackendDict  # noqa: PLC0415
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: PLC0415
     from moto.sqs.models import SQSBackend  # noqa: PLC0415
     from werkzeug import serving  # noqa: PLC0415
@@ -317,6 +322,14 @@ def _patch_server_per_request_costs() -> None:
         return bool(retention + message.sent_timestamp / 1000 > time.time())
 
     dispatcher.get_backend_for_host = get_backend_for_host
+    backend_dict: Any = BackendDict
+    create_account_backend = backend_dict._create_account_specific_backend
+
+    def create_account_specific_backend(self: Any, account_id: str) -> None:
+        if not dict.__contains__(self, account_id):
+            create_account_backend(self, account_id)
+
+    backend_dict._create_account_specific_backend = create_account_specific_backend
     backend_cls: Any = SQSBackend
     backend_cls.is_message_valid_based_on_retention_period = (
         is_message_valid_based_on_retention_period

@@ -282,6 +282,7 @@ if sys.argv[1] == "patched":
     apply_patches()
 import boto3
 from moto import backends, mock_aws
+from moto.core import base_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs import models as sqs_models
 from werkzeug.serving import WSGIRequestHandler
@@ -302,6 +303,23 @@ del listings[:]
 for _ in range(3):
     assert dispatcher.get_application(dict(environ)) is first
 
+class CountingLock:
+    def __init__(self, lock):
+        self.lock, self.count = lock, 0
+    def __enter__(self):
+        self.count += 1
+        return self.lock.__enter__()
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+base_backend.backend_lock = CountingLock(base_backend.backend_lock)
+with mock_aws():
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="q2")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="first")  # creates what the account lacks
+    base_backend.backend_lock.count = 0
+    for i in range(10):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    backend_locks = base_backend.backend_lock.count  # before the mock's reset takes it
 renders = []
 real_attributes = sqs_models.Queue.attributes.fget
 def counting_attributes(self):
@@ -317,6 +335,7 @@ with mock_aws():
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert len(got) == 10, got
 print(json.dumps({"listings": len(listings), "renders": len(renders),
+                  "backend_locks": backend_locks,
                   "nodelay": WSGIRequestHandler.disable_nagle_algorithm}))
 """
 
@@ -334,9 +353,10 @@ def test_the_server_does_not_repeat_per_request_work(mode: str) -> None:
     )  # fmt: skip
     work = json.loads(result.stdout.strip().splitlines()[-1])
     if mode == "patched":
-        assert work == {"listings": 0, "renders": 0, "nodelay": True}
+        assert work == {"listings": 0, "renders": 0, "backend_locks": 0, "nodelay": True}
     else:  # moto as it comes: what the patches remove
         assert work["listings"] >= 3 and work["renders"] >= 10 and work["nodelay"] is False
+        assert work["backend_locks"] >= 10
 
 
 def test_connections_are_kept_alive_between_requests(endpoint: str) -> None:
@@ -417,8 +437,10 @@ with mock_aws():
     # Every attribute as moto renders it (RedrivePolicy compact, as AWS renders it)
     sqs = boto3.client("sqs")
     dlq = sqs.create_queue(QueueName="d")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName="f.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
     sqs.create_queue(QueueName="k", Attributes={"KmsMasterKeyId": "alias/aws/sqs", "Policy": "{}",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})
     same = {}
@@ -438,8 +460,10 @@ with mock_aws():
     Table.all_items = counting_all_items
     ddb = boto3.client("dynamodb")
     ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}])
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}])
     for p in range(20):
         for s in range(10):
             ddb.put_item(TableName="t", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s}"}})
