@@ -15,9 +15,14 @@ Patches (applied in this process only, never in tests that import moto in-proces
 
 - SQS ``Queue.attributes`` renders ``RedrivePolicy`` as compact JSON, as AWS does;
   moto's ``json.dumps`` default separators make the AWS provider see a perpetual diff.
-- SQS ``Queue.add_message`` only appends the message (keeping moto's FIFO de-duplication
-  and the lock/notify that wakes long polls); it never invokes Lambda event source
-  mappings (moto would start Docker). The local stack's own poller runs the worker.
+  Each attribute is rendered when it is read (moto rendered all, counting the queue's
+  messages three times, on every send). Every queue operation holds one lock (moto's SQS
+  is not thread-safe: a delete racing a send lost the message). ``Queue.add_message`` only
+  appends the message (keeping moto's FIFO de-duplication) and wakes long polls; it never
+  invokes Lambda event source mappings (moto would start Docker). The local stack's own
+  poller runs the worker. See ``_patch_sqs_queues``.
+- DynamoDB queries of a table's own key read that partition, not a sort of the whole
+  table (``_patch_dynamodb_partition_queries``).
 - DynamoDB writes: every write is serialised behind one lock (moto checks a condition and
   writes in separate steps, so racing conditional writes could both pass), and
   ``transact_write_items`` checks all conditions before writing anything and undoes a
