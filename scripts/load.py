@@ -10,9 +10,10 @@ Then it waits (at most `--drain-timeout` seconds) until every accepted job is te
 reading the tenant's job list, and reports:
 
 - accepted (distinct jobs answered 202), replays, terminal, lost (accepted but absent),
-  stuck (accepted, not terminal when the drain ends), duplicates (jobs the tenant has that
-  no submission was answered with, or a replay naming another job), re-runs (jobs a worker
-  started more than once);
+  stuck (accepted, not terminal when the drain ends), failed (terminal but not succeeded:
+  an `echo` job always succeeds, so each one is a job the stack dropped), duplicates (jobs
+  the tenant has that no submission was answered with, or a replay naming another job),
+  re-runs (jobs a worker started more than once);
 - connection errors (resets, refusals, timeouts) and answers by status;
 - throughput: submits/s, terminal jobs/s;
 - latency: submit p50/p99 (client side) and submit-to-terminal p50/p99 (the job's
@@ -20,7 +21,7 @@ reading the tenant's job list, and reports:
   last to the first (flat under load means close to 1).
 
 It runs as its own tenant (a key minted in the stack's emulator), so it counts exactly
-its own jobs. Exit status: 0 when nothing was lost, stuck, duplicated, refused at the
+its own jobs. Exit status: 0 when nothing was lost, stuck, failed, duplicated, refused at the
 connection level or answered with a 5xx; 1 otherwise; 2 on bad usage. Only loopback
 targets are accepted.
 """
@@ -91,6 +92,7 @@ class Report:
     terminal_p50_ms: float
     terminal_p99_ms: float
     server_errors: int = 0  # answers with a 5xx status: never acceptable
+    failed: int = 0  # terminal but not succeeded (echo jobs always succeed)
     window_p99_ms: list[float] = field(default_factory=list)
     window_submits: list[int] = field(default_factory=list)
     p99_last_to_first: float = 0.0
@@ -101,6 +103,7 @@ class Report:
         return (
             self.lost == 0
             and self.stuck == 0
+            and self.failed == 0
             and self.duplicates == 0
             and not self.connection_errors
             and self.server_errors == 0
@@ -271,6 +274,7 @@ def summarise(run: LoadRun, jobs: dict[str, dict[str, Any]], drain_seconds: floa
     terminal = [j for j in accepted if jobs.get(j, {}).get("status") in TERMINAL]
     lost = [j for j in accepted if j not in jobs]
     stuck = [j for j in accepted if j in jobs and jobs[j]["status"] not in TERMINAL]
+    failed = [j for j in terminal if jobs[j]["status"] != "succeeded"]
     reruns = sum(1 for j in accepted if int(jobs.get(j, {}).get("attempts", 0)) > 1)
 
     def millis(job: dict[str, Any]) -> float:
@@ -312,6 +316,7 @@ def summarise(run: LoadRun, jobs: dict[str, dict[str, Any]], drain_seconds: floa
         terminal=len(terminal),
         lost=len(lost),
         stuck=len(stuck),
+        failed=len(failed),
         duplicates=len(extra) + replay_mismatch,
         reruns=reruns,
         connection_errors=dict(errors),
@@ -346,6 +351,7 @@ def render(report: Report) -> str:
         ("terminal", str(report.terminal)),
         ("lost", str(report.lost)),
         ("stuck", str(report.stuck)),
+        ("failed (not succeeded)", str(report.failed)),
         ("duplicates", str(report.duplicates)),
         ("re-runs (attempts > 1)", str(report.reruns)),
         ("connection errors", json.dumps(report.connection_errors) or "0"),
@@ -366,7 +372,7 @@ def render(report: Report) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"  {name.ljust(width)}  {value}" for name, value in rows]
-    verdict = "OK" if report.correct else "FAILED (lost, stuck, duplicated, refused or 5xx)"
+    verdict = "OK" if report.correct else "FAILED (lost, stuck, failed, duplicated, refused or 5xx)"
     return "load run:\n" + "\n".join(lines) + f"\n  result: {verdict}"
 
 

@@ -15,9 +15,14 @@ Patches (applied in this process only, never in tests that import moto in-proces
 
 - SQS ``Queue.attributes`` renders ``RedrivePolicy`` as compact JSON, as AWS does;
   moto's ``json.dumps`` default separators make the AWS provider see a perpetual diff.
-- SQS ``Queue.add_message`` only appends the message (keeping moto's FIFO de-duplication
-  and the lock/notify that wakes long polls); it never invokes Lambda event source
-  mappings (moto would start Docker). The local stack's own poller runs the worker.
+  Each attribute is rendered when it is read (moto rendered all, counting the queue's
+  messages three times, on every send). Every queue operation holds one lock (moto's SQS
+  is not thread-safe: a delete racing a send lost the message). ``Queue.add_message`` only
+  appends the message (keeping moto's FIFO de-duplication) and wakes long polls; it never
+  invokes Lambda event source mappings (moto would start Docker). The local stack's own
+  poller runs the worker. See ``_patch_sqs_queues``.
+- DynamoDB queries of a table's own key read that partition, not a sort of the whole
+  table (``_patch_dynamodb_partition_queries``).
 - DynamoDB writes: every write is serialised behind one lock (moto checks a condition and
   writes in separate steps, so racing conditional writes could both pass), and
   ``transact_write_items`` checks all conditions before writing anything and undoes a
@@ -53,6 +58,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
@@ -69,37 +75,176 @@ def apply_patches() -> None:
     _patch_dynamodb_transactions()
     _patch_lambda_create_retry()
     _patch_server_per_request_costs()
+    _patch_sqs_queues()
+    _patch_dynamodb_partition_queries()
+
+
+# One lock for every SQS queue operation in the emulator, and the condition a long poll
+# waits on. moto's SQS model is not thread-safe and its server is threaded: two receives
+# could both move one message to the DLQ (the second failed with "list.remove(x): x not
+# in list", a 500), and a delete rebuilds the queue's message list while a send may be
+# appending to the old one (that message would be lost). SQS itself is atomic per call.
+_SQS_LOCK = threading.RLock()
+_SQS_CHANGED = threading.Condition(_SQS_LOCK)
+_SERIALISED_SQS = (
+    "send_message",
+    "send_message_batch",
+    "receive_message",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+    "purge_queue",
+)
+
+
+class QueueAttributes(Mapping[str, Any]):
+    """A queue's attributes, each rendered when it is read (what moto's property returns
+    when rendered in full, with ``RedrivePolicy`` as compact JSON, as AWS renders it).
+
+    moto rendered every attribute, counting the visible, in-flight and delayed messages
+    (three passes over the whole queue), to read one of them on each message sent: with a
+    backlog of a few thousand messages, a send cost milliseconds of the emulator's time.
+    """
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+
+    def _names(self) -> list[str]:
+        queue = self._queue
+        names = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            names += queue.KMS_ATTRIBUTES
+        return list(dict.fromkeys(names))
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names():
+            raise KeyError(name)
+        from moto.core.utils import camelcase_to_underscores  # noqa: PLC0415
+
+        value = getattr(self._queue, camelcase_to_underscores(name))
+        if name == "RedrivePolicy" and value:
+            value = json.dumps(value, separators=(",", ":"))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def _patch_sqs_queues() -> None:
+    """SQS: atomic queue operations, attributes rendered on demand, cheap message checks.
+
+    - Every queue operation holds ``_SQS_LOCK``; a long poll releases it while it waits
+      (``_SQS_CHANGED``), and a message added wakes it.
+    - ``Queue.attributes`` is a :class:`QueueAttributes` (rendered per key).
+    - ``Message.visible`` / ``delayed`` compare with ``time.time()``: moto built two
+      datetimes per message per check (every receive checks every message in the queue).
+    - ``Message.had_receipt_handle`` without building a list (asked of every message on
+      each delete).
+    - ``Queue.add_message`` only appends the message (keeping moto's FIFO de-duplication);
+      it never invokes Lambda event source mappings (moto would start Docker). The local
+      stack's own poller runs the worker.
+    """
     from moto.sqs import models as sqs_models  # noqa: PLC0415 - moto loads only in the child
 
     queue_cls: Any = sqs_models.Queue
     if getattr(queue_cls, "_jobs_platform_patched", False):
         return
+    backend_cls: Any = sqs_models.SQSBackend
+    message_cls: Any = sqs_models.Message
 
-    original_attributes = queue_cls.attributes.fget
+    def serialised(method: Any) -> Any:
+        def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _SQS_LOCK:
+                return method(self, *args, **kwargs)
 
-    def attributes(self: Any) -> dict[str, Any]:
-        result: dict[str, Any] = original_attributes(self)
-        if self.redrive_policy:
-            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
-        return result
+        locked.__name__ = method.__name__
+        return locked
+
+    for name in _SERIALISED_SQS:
+        setattr(backend_cls, name, serialised(getattr(backend_cls, name)))
+    original_get_attributes = backend_cls.get_queue_attributes
+
+    def get_queue_attributes(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return dict(original_get_attributes(self, *args, **kwargs))
 
     def add_message(self: Any, message: Any) -> None:
-        if self.fifo_queue and (
-            self.attributes.get("ContentBasedDeduplication") == "true" or message.deduplication_id
-        ):
-            for existing in self._messages:
-                if existing.deduplication_id == message.deduplication_id:
-                    elapsed_ms = message.sent_timestamp - existing.sent_timestamp
-                    if elapsed_ms / 1000 < sqs_models.DEDUPLICATION_TIME_IN_SECONDS:
-                        return
-        with self._messages_lock:
+        with _SQS_CHANGED:
+            if self.fifo_queue and (
+                self.attributes.get("ContentBasedDeduplication") == "true"
+                or message.deduplication_id
+            ):
+                for existing in self._messages:
+                    if existing.deduplication_id == message.deduplication_id:
+                        elapsed_ms = message.sent_timestamp - existing.sent_timestamp
+                        if elapsed_ms / 1000 < sqs_models.DEDUPLICATION_TIME_IN_SECONDS:
+                            return
             self._messages.append(message)
-            self._messages_lock.notify_all()
+            _SQS_CHANGED.notify_all()
         # Deliberately no Lambda event source mapping invocation (see module docstring).
 
-    queue_cls.attributes = property(attributes)
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        # A Condition over an RLock releases every level this thread holds while it waits.
+        with _SQS_CHANGED:
+            _SQS_CHANGED.wait_for(lambda: self.messages, timeout=timeout)
+
+    def had_receipt_handle(self: Any, receipt_handle: str) -> bool:
+        return receipt_handle == self.receipt_handle or receipt_handle in self._old_receipt_handles
+
+    backend_cls.get_queue_attributes = get_queue_attributes
+    queue_cls.attributes = property(QueueAttributes)
     queue_cls.add_message = add_message
+    queue_cls.wait_for_messages = wait_for_messages
+    message_cls.visible = property(lambda self: time.time() * 1000 > self.visible_at)
+    message_cls.delayed = property(lambda self: time.time() * 1000 < self.delayed_until)
+    message_cls.had_receipt_handle = had_receipt_handle
     queue_cls._jobs_platform_patched = True
+
+
+def _patch_dynamodb_partition_queries() -> None:
+    """A query of a table's own key reads that partition, not the whole table.
+
+    moto's ``Table.query`` without an index sorts every item of the table and then keeps
+    the partition's: each page of a tenant's job list cost time in proportion to all the
+    jobs ever stored (about a second per page after a few thousand jobs under load).
+    While such a query runs, ``all_items`` answers with the partition's items only (the
+    query's other steps are moto's own).
+    """
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415 - moto loads only in the child
+
+    table_cls: Any = Table
+    if getattr(table_cls, "_jobs_platform_patched", False):
+        return
+    original_query = table_cls.query
+    original_all_items = table_cls.all_items
+    partition = threading.local()
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto's DynamoDBBackend passes the index name seventh after the hash key.
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        partition.of = (self, hash_key) if index_name is None else None
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            partition.of = None
+
+    def all_items(self: Any) -> Any:
+        scope = getattr(partition, "of", None)
+        if scope is None or scope[0] is not self:
+            return original_all_items(self)
+        found = self.items.get(scope[1])
+        if found is None:
+            return []
+        return list(found.values()) if self.range_key_attr else [found]
+
+    table_cls.query = query
+    table_cls.all_items = all_items
+    table_cls._jobs_platform_patched = True
 
 
 # Per server thread: whether the request being answered had its body read in full (then
@@ -148,12 +293,17 @@ def _patch_server_per_request_costs() -> None:
     - Responses are written as two sends (headers, then body); with Nagle's algorithm on,
       the body can wait for the client's delayed ACK of the headers (up to 40 ms on
       Linux). TCP_NODELAY, as a production server sets it.
+    - `BackendDict[account_id]`: every lookup of a service's backend (several per request)
+      took moto's one global backend lock and listed the accounts, so every request
+      thread queued on it in turn. An account's backend, once created, is looked up
+      without the lock (it is created, under the lock, as before).
     - Keep-alive: werkzeug closes every connection after one response (http.server does
       not skip an unread request body before the next request line), so each SDK call
       paid a TCP connect and a new server thread. The request body (Content-Length) is
       read in full before the app runs, and then the connection is kept; a chunked
       request still closes it. Idle connections are closed after IDLE_SECONDS.
     """
+    from moto.core.base_backend import BackendDict  # noqa: PLC0415
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: PLC0415
     from moto.sqs.models import SQSBackend  # noqa: PLC0415
     from werkzeug import serving  # noqa: PLC0415
@@ -177,6 +327,14 @@ def _patch_server_per_request_costs() -> None:
         return bool(retention + message.sent_timestamp / 1000 > time.time())
 
     dispatcher.get_backend_for_host = get_backend_for_host
+    backend_dict: Any = BackendDict
+    create_account_backend = backend_dict._create_account_specific_backend
+
+    def create_account_specific_backend(self: Any, account_id: str) -> None:
+        if not dict.__contains__(self, account_id):
+            create_account_backend(self, account_id)
+
+    backend_dict._create_account_specific_backend = create_account_specific_backend
     backend_cls: Any = SQSBackend
     backend_cls.is_message_valid_based_on_retention_period = (
         is_message_valid_based_on_retention_period

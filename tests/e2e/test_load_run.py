@@ -27,6 +27,6 @@ def test_bounded_load_run_loses_and_duplicates_nothing(stack: Stack, tmp_path: P
     report = json.loads(report_file.read_text())
     assert report["accepted"] > 0 and report["replays"] > 0
     assert report["terminal"] == report["accepted"]
-    assert report["lost"] == report["stuck"] == report["duplicates"] == 0
+    assert report["lost"] == report["stuck"] == report["failed"] == report["duplicates"] == 0
     assert report["connection_errors"] == {}
     assert set(report["statuses"]) <= {"200", "202"}

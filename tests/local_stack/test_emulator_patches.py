@@ -282,6 +282,7 @@ if sys.argv[1] == "patched":
     apply_patches()
 import boto3
 from moto import backends, mock_aws
+from moto.core import base_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs import models as sqs_models
 from werkzeug.serving import WSGIRequestHandler
@@ -302,6 +303,23 @@ del listings[:]
 for _ in range(3):
     assert dispatcher.get_application(dict(environ)) is first
 
+class CountingLock:
+    def __init__(self, lock):
+        self.lock, self.count = lock, 0
+    def __enter__(self):
+        self.count += 1
+        return self.lock.__enter__()
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+base_backend.backend_lock = CountingLock(base_backend.backend_lock)
+with mock_aws():
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="q2")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="first")  # creates what the account lacks
+    base_backend.backend_lock.count = 0
+    for i in range(10):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    backend_locks = base_backend.backend_lock.count  # before the mock's reset takes it
 renders = []
 real_attributes = sqs_models.Queue.attributes.fget
 def counting_attributes(self):
@@ -317,6 +335,7 @@ with mock_aws():
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert len(got) == 10, got
 print(json.dumps({"listings": len(listings), "renders": len(renders),
+                  "backend_locks": backend_locks,
                   "nodelay": WSGIRequestHandler.disable_nagle_algorithm}))
 """
 
@@ -334,9 +353,10 @@ def test_the_server_does_not_repeat_per_request_work(mode: str) -> None:
     )  # fmt: skip
     work = json.loads(result.stdout.strip().splitlines()[-1])
     if mode == "patched":
-        assert work == {"listings": 0, "renders": 0, "nodelay": True}
+        assert work == {"listings": 0, "renders": 0, "backend_locks": 0, "nodelay": True}
     else:  # moto as it comes: what the patches remove
         assert work["listings"] >= 3 and work["renders"] >= 10 and work["nodelay"] is False
+        assert work["backend_locks"] >= 10
 
 
 def test_connections_are_kept_alive_between_requests(endpoint: str) -> None:
@@ -364,3 +384,125 @@ def test_connections_are_kept_alive_between_requests(endpoint: str) -> None:
     finally:
         connection.close()
     assert sockets[0] is not None and sockets[0] is sockets[1] is sockets[2]
+
+
+# moto's SQS model under threads, and what a send and a query cost it, with and without the
+# patches (in a process of its own: the patches change moto's classes).
+_SQS_AND_QUERY = r"""
+import json, os, sys, threading
+os.environ.update(AWS_ACCESS_KEY_ID="t", AWS_SECRET_ACCESS_KEY="t", AWS_DEFAULT_REGION="us-east-1")
+from moto.sqs import models as sqs_models
+moto_attributes = sqs_models.Queue.attributes.fget
+from scripts.local_stack.emulator import apply_patches
+if sys.argv[1] == "patched":
+    apply_patches()
+import boto3
+from moto import mock_aws
+from moto.dynamodb.models.table import Table
+
+SENT = 3000
+counted = {"counts": 0, "items_sorted": 0}
+real_count = sqs_models.Queue.approximate_number_of_messages.fget
+def counting(self):
+    counted["counts"] += 1
+    return real_count(self)
+sqs_models.Queue.approximate_number_of_messages = property(counting)
+
+with mock_aws():
+    backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
+    backend.create_queue("q", VisibilityTimeout="60")
+    errors, received = [], set()
+    done = threading.Event()
+
+    def send():
+        for i in range(SENT):
+            backend.send_message("q", str(i))
+        done.set()
+
+    def consume():
+        while not done.is_set() or backend.get_queue("q").messages:
+            try:
+                for m in backend.receive_message("q", 10, 0, 60):
+                    received.add(m.body)
+                    backend.delete_message("q", m.receipt_handle)
+            except Exception as exc:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=send)] + [threading.Thread(target=consume) for _ in range(3)]
+    for t in threads: t.start()
+    for t in threads: t.join(600)
+    left = {m.body for m in backend.get_queue("q")._messages}
+    counts_while_sending = counted["counts"]
+
+    # Every attribute as moto renders it (RedrivePolicy compact, as AWS renders it)
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="d")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName="f.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+    sqs.create_queue(QueueName="k", Attributes={"KmsMasterKeyId": "alias/aws/sqs", "Policy": "{}",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})
+    same = {}
+    for name in ("q", "d", "f.fifo", "k"):
+        queue = backend.get_queue(name)
+        expected = moto_attributes(queue)
+        if queue.redrive_policy:
+            expected["RedrivePolicy"] = json.dumps(queue.redrive_policy, separators=(",", ":"))
+        same[name] = dict(queue.attributes) == expected
+
+    # A query of one partition, in a table of many
+    real_all_items = Table.all_items
+    def counting_all_items(self):
+        items = real_all_items(self)
+        counted["items_sorted"] += len(items)
+        return items
+    Table.all_items = counting_all_items
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}])
+    for p in range(20):
+        for s in range(10):
+            ddb.put_item(TableName="t", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s}"}})
+    pages, key = [], None
+    while True:
+        kwargs = {"ExclusiveStartKey": key} if key else {}
+        page = ddb.query(TableName="t", KeyConditionExpression="pk = :p", ScanIndexForward=False,
+                         ExpressionAttributeValues={":p": {"S": "p7"}}, Limit=4, **kwargs)
+        pages.append([i["sk"]["S"] for i in page["Items"]])
+        key = page.get("LastEvaluatedKey")
+        if not key:
+            break
+print(json.dumps({"lost": SENT - len(received | left), "errors": errors[:3],
+                  "counts_while_sending": counts_while_sending, "same_attributes": same,
+                  "pages": pages, "items_sorted": counted["items_sorted"]}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["patched", "moto"])
+def test_sqs_is_atomic_and_sends_and_queries_cost_what_they_touch(mode: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", _SQS_AND_QUERY, mode],
+        cwd=repo, capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    work = json.loads(result.stdout.strip().splitlines()[-1])
+    # Either way a query answers the partition's items, in order, page by page
+    assert work["pages"] == [["s9", "s8", "s7", "s6"], ["s5", "s4", "s3", "s2"], ["s1", "s0"]]
+    if mode == "patched":
+        # Three consumers receiving and deleting while a sender sends: nothing lost, no
+        # error; a send renders no message count; a query sorts its own partition only.
+        assert work["lost"] == 0 and work["errors"] == [], work
+        assert work["counts_while_sending"] == 0
+        assert all(work["same_attributes"].values()), work["same_attributes"]
+        assert work["items_sorted"] <= 3 * 10, work["items_sorted"]
+    else:  # moto as it comes: what the patches remove (the lost messages are a race: not asserted)
+        assert work["counts_while_sending"] >= 3000
+        assert work["items_sorted"] >= 3 * 200

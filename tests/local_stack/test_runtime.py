@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from scripts.local_stack.runtime import (
@@ -168,3 +168,38 @@ def test_an_environment_ignores_ctrl_c_and_is_stopped_by_its_parent(tmp_path: Pa
         fn.stop()
     assert again["pid"] == pid and fn.cold_starts == 1
     assert "KeyboardInterrupt" not in (tmp_path / "fn.log").read_text()
+
+
+class _FakeEnvironment:
+    """Stands in for an execution environment: notes who invoked it, answers at once."""
+
+    def __init__(self, callers: list[str]) -> None:
+        self.callers = callers
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        self.callers.append(threading.current_thread().name)
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_freed_environment_goes_to_the_oldest_waiting_request() -> None:
+    """A request that arrives as an environment is freed queues behind the one already
+    waiting (no barging): under load the tail would otherwise wait again and again."""
+    order: list[str] = []
+    pool = FunctionPool(lambda: cast(FunctionRuntime, _FakeEnvironment(order)), 1)
+    held = pool._acquire()  # the one environment is busy
+    waiter = threading.Thread(target=pool.invoke, args=({},), name="waiter")
+    waiter.start()
+    deadline = time.monotonic() + 60
+    while len(pool._line) < 1:  # the waiter is in line
+        assert time.monotonic() < deadline, "the waiting request never queued"
+        time.sleep(0.01)
+
+    # When the busy request ends and its client at once sends the next one
+    pool._release(held)
+    pool.invoke({})
+
+    # Then the request that was waiting went first
+    waiter.join(timeout=60)
+    assert order == ["waiter", threading.current_thread().name]

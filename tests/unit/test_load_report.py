@@ -28,3 +28,14 @@ def test_a_single_5xx_fails_the_run() -> None:
     assert report.server_errors == 1
     assert not report.correct
     assert "FAILED" in render(report)
+
+
+def test_a_job_that_ends_failed_fails_the_run() -> None:
+    """An echo job always succeeds: one that ends failed (dead-lettered, say) was dropped."""
+    run = run_with(202, 202)
+    dead_lettered = {**JOB, "status": "failed"}
+    report = summarise(run, {"j0": JOB, "j1": dead_lettered}, 0.0)
+    assert report.terminal == 2 and report.failed == 1
+    assert not report.correct
+    rows = dict(line.split("  ", 2)[1:] for line in render(report).splitlines()[1:-1])
+    assert rows["failed (not succeeded)"].strip() == "1"
