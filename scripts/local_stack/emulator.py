@@ -98,6 +98,22 @@ _SERIALISED_SQS = (
 )
 
 
+def _serialise(cls: Any, method_names: tuple[str, ...], lock: Any) -> None:
+    """Each named method of `cls` runs holding `lock` (one call at a time, as AWS applies
+    each call atomically)."""
+
+    def serialised(method: Any) -> Any:
+        def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        locked.__name__ = method.__name__
+        return locked
+
+    for name in method_names:
+        setattr(cls, name, serialised(getattr(cls, name)))
+
+
 class QueueAttributes(Mapping[str, Any]):
     """A queue's attributes, each rendered when it is read (what moto's property returns
     when rendered in full, with ``RedrivePolicy`` as compact JSON, as AWS renders it).
@@ -158,16 +174,7 @@ def _patch_sqs_queues() -> None:
     backend_cls: Any = sqs_models.SQSBackend
     message_cls: Any = sqs_models.Message
 
-    def serialised(method: Any) -> Any:
-        def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with _SQS_LOCK:
-                return method(self, *args, **kwargs)
-
-        locked.__name__ = method.__name__
-        return locked
-
-    for name in _SERIALISED_SQS:
-        setattr(backend_cls, name, serialised(getattr(backend_cls, name)))
+    _serialise(backend_cls, _SERIALISED_SQS, _SQS_LOCK)
     original_get_attributes = backend_cls.get_queue_attributes
 
     def get_queue_attributes(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -440,16 +447,7 @@ def _patch_dynamodb_transactions() -> None:
     if getattr(backend_cls, "_jobs_platform_patched", False):
         return
 
-    def serialised(method: Any) -> Any:
-        def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with _DYNAMODB_WRITE_LOCK:
-                return method(self, *args, **kwargs)
-
-        locked.__name__ = method.__name__
-        return locked
-
-    for name in _SERIALISED_WRITES:
-        setattr(backend_cls, name, serialised(getattr(backend_cls, name)))
+    _serialise(backend_cls, _SERIALISED_WRITES, _DYNAMODB_WRITE_LOCK)
 
     def item_key(table: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
         if op_type != "Put":

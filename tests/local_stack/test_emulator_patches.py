@@ -21,6 +21,21 @@ def endpoint() -> Iterator[str]:
         yield emulator.endpoint
 
 
+def run_in_own_process(script: str, mode: str, timeout: int) -> Any:
+    """Run `script` (it prints one JSON line last) in a fresh interpreter from the repo:
+    the patches change moto's classes for the rest of the process that applies them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", script, mode],
+        cwd=repo, capture_output=True, text=True, timeout=timeout, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def client(endpoint: str, service: str) -> Any:
     return boto3.client(
         service, region_name=fake_aws.REGION, endpoint_url=endpoint,
@@ -177,16 +192,7 @@ def test_transaction_does_not_deep_copy_the_tables_it_touches(
     mode: str, copies_expected: bool
 ) -> None:
     # The "moto" run shows the test detects the copies the patch removes.
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", _COUNT_TABLE_COPIES, mode],
-        cwd=repo, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    copies = json.loads(result.stdout.strip().splitlines()[-1])
+    copies = run_in_own_process(_COUNT_TABLE_COPIES, mode, timeout=120)
     assert bool(copies) is copies_expected, copies
 
 
@@ -342,16 +348,7 @@ print(json.dumps({"listings": len(listings), "renders": len(renders),
 
 @pytest.mark.parametrize("mode", ["patched", "moto"])
 def test_the_server_does_not_repeat_per_request_work(mode: str) -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", _COUNT_PER_REQUEST_WORK, mode],
-        cwd=repo, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    work = json.loads(result.stdout.strip().splitlines()[-1])
+    work = run_in_own_process(_COUNT_PER_REQUEST_WORK, mode, timeout=120)
     if mode == "patched":
         assert work == {"listings": 0, "renders": 0, "backend_locks": 0, "nodelay": True}
     else:  # moto as it comes: what the patches remove
@@ -484,16 +481,7 @@ print(json.dumps({"lost": SENT - len(received | left), "errors": errors[:3],
 
 @pytest.mark.parametrize("mode", ["patched", "moto"])
 def test_sqs_is_atomic_and_sends_and_queries_cost_what_they_touch(mode: str) -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", _SQS_AND_QUERY, mode],
-        cwd=repo, capture_output=True, text=True, timeout=600, check=True,
-    )  # fmt: skip
-    work = json.loads(result.stdout.strip().splitlines()[-1])
+    work = run_in_own_process(_SQS_AND_QUERY, mode, timeout=600)
     # Either way a query answers the partition's items, in order, page by page
     assert work["pages"] == [["s9", "s8", "s7", "s6"], ["s5", "s4", "s3", "s2"], ["s1", "s0"]]
     if mode == "patched":
