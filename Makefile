@@ -16,7 +16,7 @@ PYTHON ?= $(shell for p in python3.12 "$$(PYENV_VERSION=3.12.1 pyenv which pytho
 # ENV: the environment a target acts on (a file environments/<ENV>.tfvars). Each line
 # below sets the default of the targets it names; `make help` prints it from here.
 preflight plan apply drift outputs api-key backend-config cost: ENV ?= dev
-smoke: ENV ?= local
+smoke redrive: ENV ?= local
 
 # Terraform for one deployed environment: its backend, its data dir (scripts/tf.py).
 TF = $(PYTHON) -m scripts.tf
@@ -97,8 +97,12 @@ LOAD_CLIENTS ?= 32
 load: venv ## Bounded load run against the running local stack (LOAD_DURATION=60 s, LOAD_CLIENTS=32; loopback only)
 	$(PY) -m scripts.load --duration $(LOAD_DURATION) --clients $(LOAD_CLIENTS) $(LOAD_ARGS)
 
-redrive: venv ## List the jobs DLQ's messages with their jobs (dry run); REDRIVE_ARGS=--apply moves them back
-	$(PY) -m scripts.redrive $(REDRIVE_ARGS)
+redrive: venv ## List the jobs DLQ's messages with their jobs (dry run; ENV=local, or a deployed ENV's outputs); REDRIVE_ARGS=--apply moves them back
+	@if [ "$(ENV)" = local ]; then \
+	  $(PY) -m scripts.redrive $(REDRIVE_ARGS); \
+	else \
+	  $(TF) $(ENV) output -json | $(PY) -m scripts.redrive --terraform-outputs - $(REDRIVE_ARGS); \
+	fi
 
 faults: package ## Run the fault table (local stack and DynamoDB Local) and print it
 	$(PY) -m pytest tests/race/test_fault_table.py -p no:benchmark -q $(PYTEST_ARGS)

@@ -18,7 +18,10 @@ A message is sent to the jobs queue before it is deleted from the DLQ (at least 
 worker's conditional claim makes a duplicate harmless).
 
 Target: the local stack (`.local/emulator.json`, or `--state-dir`), or a deployed
-environment with `--prefix <project>-<env>` and the usual AWS credentials.
+environment from its Terraform outputs (`--terraform-outputs`: `terraform output -json`,
+a file or - for stdin; `make redrive ENV=staging` pipes them) with the usual AWS
+credentials. The queue URLs, the table name and the region are the outputs' own
+(`jobs_dlq_url`, `jobs_queue_url`, `jobs_table_name`, the region of `jobs_queue_arn`).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def local_target(state_dir: Path) -> Target:
     path = state_dir / "emulator.json"
     if not path.exists():
         raise SystemExit(f"error: {path} is missing: start the local stack (make local), "
-                         "or give --prefix for a deployed environment")  # fmt: skip
+                         "or give a deployed environment's --terraform-outputs")  # fmt: skip
     details = json.loads(path.read_text())
     outputs = details["outputs"]
     return Target(
@@ -82,14 +85,24 @@ def local_target(state_dir: Path) -> Target:
     )
 
 
-def deployed_target(prefix: str, region: str) -> Target:
-    sqs = boto3.client("sqs", region_name=region)
+DEPLOYED_OUTPUTS = ("jobs_dlq_url", "jobs_queue_url", "jobs_table_name", "jobs_queue_arn")
+
+
+def deployed_target(outputs: dict[str, Any]) -> Target:
+    """A deployed environment's queues and table from `terraform output -json`."""
+    values = {name: (outputs.get(name) or {}).get("value") for name in DEPLOYED_OUTPUTS}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise SystemExit(
+            f"error: the Terraform outputs lack {', '.join(missing)}: has the environment "
+            "been applied? (make plan/apply ENV=...)"
+        )
     return Target(
-        dlq_url=sqs.get_queue_url(QueueName=f"{prefix}-jobs-dlq")["QueueUrl"],
-        queue_url=sqs.get_queue_url(QueueName=f"{prefix}-jobs")["QueueUrl"],
-        table_name=f"{prefix}-jobs",
+        dlq_url=str(values["jobs_dlq_url"]),
+        queue_url=str(values["jobs_queue_url"]),
+        table_name=str(values["jobs_table_name"]),
         endpoint=None,
-        region=region,
+        region=str(values["jobs_queue_arn"]).split(":")[3],  # arn:aws:sqs:<region>:...
     )
 
 
@@ -199,14 +212,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apply", action="store_true", help="do it (default: a dry run)")
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local")
-    parser.add_argument("--prefix", help="a deployed environment's name prefix, e.g. "
-                        "jobs-platform-staging (default: the local stack)")  # fmt: skip
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--terraform-outputs", type=Path, help="a deployed environment's "
+                        "`terraform output -json` (a file, or - for stdin; default: the local "
+                        "stack)")  # fmt: skip
     parser.add_argument("--max", type=int, default=MAX_MESSAGES, help="messages at most")
     args = parser.parse_args(argv)
-    target = (
-        deployed_target(args.prefix, args.region) if args.prefix else local_target(args.state_dir)
-    )
+    if args.terraform_outputs is None:
+        target = local_target(args.state_dir)
+    else:
+        source = args.terraform_outputs
+        text = sys.stdin.read() if str(source) == "-" else source.read_text()
+        target = deployed_target(json.loads(text or "{}"))
     sqs, dynamodb = clients(target)
     jobs = JobStore(dynamodb, target.table_name)
     messages = receive_all(sqs, target.dlq_url, args.max)
