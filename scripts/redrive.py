@@ -39,6 +39,7 @@ import boto3
 from jobs_platform.jobs import Job, JobStatus, JobStore, messages
 from jobs_platform.jobs.transitions import DEAD_LETTERED
 from scripts import fake_aws
+from scripts.terraform_cli import read_output_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOLD_SECONDS = 60  # how long a listed message stays invisible while the tool decides
@@ -69,41 +70,36 @@ class Entry:
         return str(self.message["MessageId"])
 
 
-def local_target(state_dir: Path) -> Target:
-    path = state_dir / "emulator.json"
-    if not path.exists():
-        raise SystemExit(f"error: {path} is missing: start the local stack (make local), "
-                         "or give a deployed environment's --terraform-outputs")  # fmt: skip
-    details = json.loads(path.read_text())
-    outputs = details["outputs"]
-    return Target(
-        dlq_url=outputs["jobs_dlq_url"],
-        queue_url=outputs["jobs_queue_url"],
-        table_name=outputs["jobs_table_name"],
-        endpoint=details["emulator_endpoint"],
-        region=fake_aws.REGION,
-    )
+# The Terraform outputs a target is made of (the local stack's `.local/emulator.json`
+# holds them too).
+TARGET_OUTPUTS = ("jobs_dlq_url", "jobs_queue_url", "jobs_table_name", "jobs_queue_arn")
 
 
-DEPLOYED_OUTPUTS = ("jobs_dlq_url", "jobs_queue_url", "jobs_table_name", "jobs_queue_arn")
-
-
-def deployed_target(outputs: dict[str, Any]) -> Target:
-    """A deployed environment's queues and table from `terraform output -json`."""
-    values = {name: (outputs.get(name) or {}).get("value") for name in DEPLOYED_OUTPUTS}
-    missing = [name for name, value in values.items() if not value]
+def target_from_outputs(outputs: dict[str, Any], endpoint: str | None = None) -> Target:
+    """The jobs queues and table named by an environment's Terraform outputs ({name: value});
+    the region is the queue ARN's. `endpoint`: the local emulator's URL."""
+    missing = [name for name in TARGET_OUTPUTS if not outputs.get(name)]
     if missing:
         raise SystemExit(
             f"error: the Terraform outputs lack {', '.join(missing)}: has the environment "
             "been applied? (make plan/apply ENV=...)"
         )
     return Target(
-        dlq_url=str(values["jobs_dlq_url"]),
-        queue_url=str(values["jobs_queue_url"]),
-        table_name=str(values["jobs_table_name"]),
-        endpoint=None,
-        region=str(values["jobs_queue_arn"]).split(":")[3],  # arn:aws:sqs:<region>:...
+        dlq_url=str(outputs["jobs_dlq_url"]),
+        queue_url=str(outputs["jobs_queue_url"]),
+        table_name=str(outputs["jobs_table_name"]),
+        endpoint=endpoint,
+        region=str(outputs["jobs_queue_arn"]).split(":")[3],  # arn:aws:sqs:<region>:...
     )
+
+
+def local_target(state_dir: Path) -> Target:
+    path = state_dir / "emulator.json"
+    if not path.exists():
+        raise SystemExit(f"error: {path} is missing: start the local stack (make local), "
+                         "or give a deployed environment's --terraform-outputs")  # fmt: skip
+    details = json.loads(path.read_text())
+    return target_from_outputs(details["outputs"], endpoint=details["emulator_endpoint"])
 
 
 def clients(target: Target) -> tuple[Any, Any]:
@@ -217,12 +213,11 @@ def main(argv: list[str] | None = None) -> int:
                         "stack)")  # fmt: skip
     parser.add_argument("--max", type=int, default=MAX_MESSAGES, help="messages at most")
     args = parser.parse_args(argv)
-    if args.terraform_outputs is None:
-        target = local_target(args.state_dir)
-    else:
-        source = args.terraform_outputs
-        text = sys.stdin.read() if str(source) == "-" else source.read_text()
-        target = deployed_target(json.loads(text or "{}"))
+    target = (
+        local_target(args.state_dir)
+        if args.terraform_outputs is None
+        else target_from_outputs(read_output_values(args.terraform_outputs))
+    )
     sqs, dynamodb = clients(target)
     jobs = JobStore(dynamodb, target.table_name)
     messages = receive_all(sqs, target.dlq_url, args.max)

@@ -31,6 +31,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from scripts.terraform_cli import read_output_values
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STACK_FILE = REPO_ROOT / ".local" / "stack.json"
 # The authorizer's header (standard library only here, so stated again; a contract test
@@ -122,9 +124,9 @@ API_KEYS_TABLE_ADDRESS = 'module.table["api-keys"].aws_dynamodb_table.this'
 
 
 def base_url_from_outputs(outputs: dict[str, Any]) -> str | None:
-    """The public base URL in `terraform output -json`: the edge, else the API itself."""
+    """The public base URL in the Terraform outputs: the edge, else the API itself."""
     for name in ("edge_url", "api_endpoint"):
-        value = (outputs.get(name) or {}).get("value")
+        value = outputs.get(name)
         if value:
             return str(value)
     return None
@@ -141,12 +143,7 @@ def resolve_target(args: argparse.Namespace) -> tuple[str, str | None]:
     base_url = args.base_url or os.environ.get("SMOKE_BASE_URL")
     api_key = args.api_key or os.environ.get("SMOKE_API_KEY")
     if args.terraform_outputs is not None:
-        text = (
-            sys.stdin.read()
-            if str(args.terraform_outputs) == "-"
-            else args.terraform_outputs.read_text()
-        )
-        base_url = base_url or base_url_from_outputs(json.loads(text or "{}"))
+        base_url = base_url or base_url_from_outputs(read_output_values(args.terraform_outputs))
         if not base_url:
             raise SystemExit(
                 f"error: {args.env or 'the environment'} has no edge_url or api_endpoint output: "

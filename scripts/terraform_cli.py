@@ -6,6 +6,8 @@ runs in the deploy jobs before anything is installed).
 - `terraform_cli_env`: the environment of a terraform subprocess with its own data dir,
   no prompts or upgrade checks, and providers from `TF_PROVIDER_MIRROR` when it is set
   (a filesystem mirror; unset, the normal registry is used).
+- `output_values` / `read_output_values`: `terraform output -json` as {name: value}
+  (from its text, or from a file or - for stdin, as `make smoke` / `make redrive` pipe it).
 - `copy_root_module`: the root module (with its provider lock and the OpenAPI document it
   reads its routes from), its child modules and the environment files, copied into a
   scratch directory, so a command that writes there (an override file, a mutated
@@ -19,8 +21,10 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 # Never copied: Terraform's working state, which belongs to one checkout.
 _NOT_COPIED = (".terraform", ".terraform.lock.hcl", "*.tfstate*")
@@ -33,6 +37,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 class TerraformNotFound(RuntimeError):
     """No terraform on PATH."""
+
+
+def output_values(output_json: str) -> dict[str, Any]:
+    """`terraform output -json` (its text) as {output name: value}."""
+    raw: dict[str, dict[str, Any]] = json.loads(output_json or "{}")
+    return {name: item["value"] for name, item in raw.items()}
+
+
+def read_output_values(source: Path) -> dict[str, Any]:
+    """`terraform output -json` from a file, or from standard input when `source` is -."""
+    return output_values(sys.stdin.read() if str(source) == "-" else source.read_text())
 
 
 def terraform_binary() -> str:

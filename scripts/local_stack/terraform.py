@@ -37,7 +37,7 @@ from typing import Any
 import boto3
 
 from scripts import fake_aws
-from scripts.terraform_cli import terraform_binary, terraform_cli_env
+from scripts.terraform_cli import output_values, terraform_binary, terraform_cli_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_BUCKET = "jobs-platform-local-tfstate"
@@ -240,5 +240,4 @@ class LocalTerraform:
         code, out, err = self._run("output", "output", "-no-color", "-json")
         if code != 0:
             raise TerraformError(f"terraform output failed ({code}):\n{err or out}")
-        raw: dict[str, dict[str, Any]] = json.loads(out or "{}")
-        return {name: item["value"] for name, item in raw.items()}
+        return output_values(out)
