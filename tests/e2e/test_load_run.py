@@ -29,4 +29,6 @@ def test_bounded_load_run_loses_and_duplicates_nothing(stack: Stack, tmp_path: P
     assert report["terminal"] == report["accepted"]
     assert report["lost"] == report["stuck"] == report["failed"] == report["duplicates"] == 0
     assert report["connection_errors"] == {}
-    assert set(report["statuses"]) <= {"200", "202"}
+    # 429: the stage's throttling (50 requests/s locally), which 8 clients on a fast stack
+    # can exceed; the clients back off and submit again. Any other answer fails the run.
+    assert set(report["statuses"]) <= {"200", "202", "429"}
